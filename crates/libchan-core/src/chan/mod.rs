@@ -1,0 +1,96 @@
+//! Channels: the queue every `Sender`/`Receiver` pair shares, the handles,
+//! and the pump that drains a queue onto a session stream.
+
+mod receiver;
+mod sender;
+pub(crate) mod state;
+
+use std::sync::Arc;
+
+pub use receiver::Receiver;
+pub use sender::{SendFuture, Sender};
+
+use crate::codec::Payload;
+use crate::error::ChannelError;
+use state::{wake_all, Chan, Consumer};
+
+/// Creates an in-memory channel with the default capacity
+/// ([`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY) messages), like Go's
+/// `libchan.Pipe()`.
+///
+/// Either end may later be put in a message and sent over any session.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let (tx, mut rx) = libchan_core::pipe::<&'static str>();
+/// tx.send("hello").await?;
+/// drop(tx);
+/// assert_eq!(rx.recv().await?, Some("hello"));
+/// assert_eq!(rx.recv().await?, None); // clean close: the last sender is gone
+/// # Ok::<_, libchan_core::ChannelError>(())
+/// # });
+/// ```
+pub fn pipe<T: Send + 'static>() -> (Sender<T>, Receiver<T>) {
+    pipe_with_capacity(crate::DEFAULT_CAPACITY)
+}
+
+/// Creates an in-memory channel holding at most `capacity` unreceived
+/// messages from local senders (at least 1); `send` waits beyond that.
+pub fn pipe_with_capacity<T: Send + 'static>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let chan = Chan::new(capacity, 1, Consumer::Local);
+    (Sender { chan: chan.clone() }, Receiver::from_chan(chan))
+}
+
+/// Moves queued messages of a drained channel onto its stream, in order,
+/// while the stream has credit. Only one caller pumps at a time; the others
+/// return at once and the active pump picks up what they queued.
+pub(crate) fn pump<T: Payload>(chan: &Arc<Chan<T>>) {
+    let mut st = chan.lock();
+    if st.pumping {
+        return;
+    }
+    loop {
+        let Consumer::Drain { sink, .. } = &st.consumer else {
+            return;
+        };
+        let sink = sink.clone();
+        if st.queue.is_empty() {
+            if !st.finished && (st.error.is_some() || st.senders == 0) {
+                st.finished = true;
+                let error = st.error.clone();
+                drop(st);
+                match error {
+                    Some(e) => sink.reset(&e),
+                    None => sink.close(),
+                }
+            }
+            return;
+        }
+        if !sink.has_credit() {
+            return;
+        }
+        let Some(slot) = st.queue.pop_front() else {
+            return;
+        };
+        let wake = st.release(&slot);
+        st.pumping = true;
+        drop(st);
+        wake_all(wake);
+        let result = sink.send(&mut |codec, buf| slot.value.encode(codec, buf));
+        // Dropping the slot here returns its credit to the session it came from.
+        drop(slot);
+        st = chan.lock();
+        st.pumping = false;
+        if let Err(e) = result {
+            // A queued message that cannot be encoded, or a dead stream,
+            // breaks the channel: its senders learn it on their next send.
+            let dead = !matches!(e, ChannelError::Encode(_));
+            if dead {
+                drop(st);
+                chan.break_consumer(e);
+                return;
+            }
+            st.error.get_or_insert(e);
+        }
+    }
+}

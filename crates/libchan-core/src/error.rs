@@ -1,0 +1,232 @@
+//! Errors: what went wrong, and who is at fault.
+//!
+//! A clean close is never an error: [`Receiver::recv`](crate::Receiver::recv)
+//! returns `Ok(None)` for it. Everything here means something broke, and says
+//! whether the local side, the peer, or the connection between them is to
+//! blame, so a finished stream can always be told apart from a crash.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// Boxed error source, shareable between every handle a failure reaches.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Which side of a session started an abort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Initiator {
+    /// This process.
+    Local,
+    /// The peer at the other end of the session.
+    Remote,
+}
+
+impl fmt::Display for Initiator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Initiator::Local => "local side",
+            Initiator::Remote => "peer",
+        })
+    }
+}
+
+/// Why a channel operation failed.
+///
+/// Cloneable, because one failure (a lost session, say) reaches every handle
+/// that depended on it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChannelError {
+    /// The receiving end is gone (dropped locally, or cancelled by the peer);
+    /// nothing sent from now on can be delivered.
+    #[error("channel closed: the receiving end is gone")]
+    Closed,
+    /// The session carrying this channel was lost before the channel finished.
+    #[error("channel broken: {0}")]
+    SessionLost(#[source] SessionError),
+    /// One side reset this channel.
+    #[error("channel reset by the {initiator} (code {code}): {reason}")]
+    Reset {
+        /// Who reset the channel.
+        initiator: Initiator,
+        /// The wire error code (see `docs/PROTOCOL.md`).
+        code: u32,
+        /// Human-readable reason sent with the reset.
+        reason: String,
+    },
+    /// A message could not be encoded for the session's codec.
+    #[error("could not encode a message: {0}")]
+    Encode(#[source] Arc<CodecError>),
+    /// A message from the peer could not be decoded.
+    #[error("could not decode a message from the peer: {0}")]
+    Decode(#[source] Arc<CodecError>),
+    /// The responder dropped its reply channel without answering.
+    #[error("no reply: the responder dropped the reply channel without answering")]
+    NoReply,
+    /// An end arrived whose element type is not the one the receiver asked for.
+    #[error("type mismatch: expected a channel end of type `{expected}`")]
+    TypeMismatch {
+        /// The type the local code asked for.
+        expected: &'static str,
+    },
+    /// A configured limit was exceeded.
+    #[error("limit exceeded: {0}")]
+    Limit(#[source] LimitError),
+}
+
+impl ChannelError {
+    /// True when the error means the peer or connection went away rather than
+    /// a local mistake.
+    pub fn is_broken(&self) -> bool {
+        matches!(
+            self,
+            ChannelError::SessionLost(_)
+                | ChannelError::Reset {
+                    initiator: Initiator::Remote,
+                    ..
+                }
+        )
+    }
+}
+
+/// A configured limit that was hit, with the limit's name and value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} is limited to {limit} (got {actual})")]
+pub struct LimitError {
+    /// Which limit (`"max_message_size"`, `"max_open_channels"`, ...).
+    pub what: &'static str,
+    /// The configured limit.
+    pub limit: u64,
+    /// The value that exceeded it.
+    pub actual: u64,
+}
+
+/// Why a session (a connection between two peers) failed or ended.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The session was closed cleanly (by either side) and can open no more
+    /// channels.
+    #[error("session closed")]
+    Closed,
+    /// Reading or writing the underlying connection failed.
+    #[error("connection failed: {0}")]
+    Io(#[source] Arc<std::io::Error>),
+    /// The connection ended in the middle of the session, without a goodbye.
+    #[error("connection lost: {0}")]
+    ConnectionLost(String),
+    /// A side broke the protocol; carries the wire code.
+    #[error("protocol error raised by the {initiator} (code {code}): {reason}")]
+    Protocol {
+        /// Who detected the violation.
+        initiator: Initiator,
+        /// The wire error code (see `docs/PROTOCOL.md`).
+        code: u32,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The handshake failed: not a libchan peer, wrong version, no common codec, timeout.
+    #[error("handshake failed: {0}")]
+    Handshake(String),
+    /// The two sides speak no common codec.
+    #[error("codec mismatch: this side speaks [{}], the peer speaks [{}]", local.join(", "), remote.join(", "))]
+    CodecMismatch {
+        /// Codecs this side offered.
+        local: Vec<String>,
+        /// Codecs the peer offered.
+        remote: Vec<String>,
+    },
+    /// A session limit was exceeded.
+    #[error("session limit exceeded: {0}")]
+    Limit(#[source] LimitError),
+    /// A received channel reference could not be resolved.
+    #[error("bad channel reference: {0}")]
+    Reference(#[source] NestError),
+}
+
+impl From<std::io::Error> for SessionError {
+    fn from(e: std::io::Error) -> Self {
+        SessionError::Io(Arc::new(e))
+    }
+}
+
+impl From<SessionError> for ChannelError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Limit(l) => ChannelError::Limit(l),
+            other => ChannelError::SessionLost(other),
+        }
+    }
+}
+
+/// A codec failed to encode or decode a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The format rejected the value or the bytes.
+    #[error("{codec}: {source}")]
+    Format {
+        /// The codec's wire name.
+        codec: String,
+        /// What the format library reported.
+        #[source]
+        source: BoxError,
+    },
+    /// The message's type cannot travel with this codec (a serde type over a
+    /// codec that is not a serde format, for example).
+    #[error("type `{type_name}` cannot be carried by codec `{codec}`")]
+    Unsupported {
+        /// The codec's wire name.
+        codec: String,
+        /// The Rust type that was refused.
+        type_name: &'static str,
+    },
+    /// A nested channel end could not be exported or imported.
+    #[error(transparent)]
+    Nest(#[from] NestError),
+}
+
+impl CodecError {
+    /// Wraps an error reported by a format library.
+    pub fn format(codec: &str, source: impl Into<BoxError>) -> Self {
+        CodecError::Format {
+            codec: codec.to_owned(),
+            source: source.into(),
+        }
+    }
+}
+
+/// A nested channel end could not cross a session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NestError {
+    /// A channel end was serialized outside of any session's encoder: a
+    /// `Sender`, `Receiver` or `ByteStream` only has a wire form while a
+    /// session is encoding a message.
+    #[error("a {0} can only be serialized by a libchan session")]
+    NoSession(&'static str),
+    /// The message names a stream the session does not know or has already used.
+    #[error("unknown {kind} reference {id}")]
+    UnknownReference {
+        /// The kind of end the message claimed it was.
+        kind: &'static str,
+        /// The stream id it named.
+        id: u64,
+    },
+    /// The message names a stream of another kind than the field expects.
+    #[error("reference {id} is not a {expected}")]
+    WrongKind {
+        /// What the field expects.
+        expected: &'static str,
+        /// The stream id it named.
+        id: u64,
+    },
+    /// The end is not of the element type the local code asked for.
+    #[error("type mismatch: expected `{expected}`")]
+    TypeMismatch {
+        /// The type the local code asked for.
+        expected: &'static str,
+    },
+    /// The session refused to export another end.
+    #[error("cannot export: {0}")]
+    Refused(String),
+}

@@ -1,0 +1,83 @@
+//! `Serialize`/`Deserialize` for channel ends: each end is written as the
+//! [`ChannelRef`] the session's exporter gives it, and read back through the
+//! importer.
+
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{export, import, ChannelRef, OutgoingEnd, RefKind};
+use crate::chan::{Receiver, Sender};
+use crate::codec::Payload;
+use crate::error::NestError;
+use crate::transport::{ExportedReceiver, ExportedSender, IncomingEnd};
+use crate::ByteStream;
+
+fn read_ref<'de, D: Deserializer<'de>>(d: D, kind: RefKind) -> Result<IncomingEnd, D::Error> {
+    let reference = ChannelRef::deserialize(d)?;
+    if reference.kind != kind {
+        return Err(D::Error::custom(NestError::WrongKind {
+            expected: kind.as_str(),
+            id: reference.id,
+        }));
+    }
+    import(reference, kind.as_str()).map_err(D::Error::custom)
+}
+
+impl<T: Payload> Serialize for Sender<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let end = OutgoingEnd::Sender(ExportedSender::new(self.clone()));
+        export(end, "Sender")
+            .map_err(S::Error::custom)?
+            .serialize(s)
+    }
+}
+
+impl<'de, T: Payload> Deserialize<'de> for Sender<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let end = read_ref(d, RefKind::Sender)?;
+        Sender::from_incoming(end).map_err(D::Error::custom)
+    }
+}
+
+impl<T: Payload> Serialize for Receiver<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let end = ExportedReceiver::from_shared(self).map_err(S::Error::custom)?;
+        export(OutgoingEnd::Receiver(end), "Receiver")
+            .map_err(S::Error::custom)?
+            .serialize(s)
+    }
+}
+
+impl<'de, T: Payload> Deserialize<'de> for Receiver<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let end = read_ref(d, RefKind::Receiver)?;
+        Receiver::from_incoming(end).map_err(D::Error::custom)
+    }
+}
+
+impl Serialize for ByteStream {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let io = self.take_io().ok_or_else(|| {
+            S::Error::custom(NestError::Refused(
+                "this byte stream was already sent".into(),
+            ))
+        })?;
+        export(OutgoingEnd::Stream(ByteStream::from_pinned(io)), "ByteStream")
+            .map_err(S::Error::custom)?
+            .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteStream {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match read_ref(d, RefKind::Stream)? {
+            IncomingEnd::Stream(s) => Ok(s),
+            IncomingEnd::Local(any) => any
+                .downcast::<ByteStream>()
+                .map(|b| *b)
+                .map_err(|_| D::Error::custom("reference does not name a byte stream")),
+            _ => Err(D::Error::custom("reference does not name a byte stream")),
+        }
+    }
+}

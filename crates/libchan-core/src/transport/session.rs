@@ -1,0 +1,110 @@
+//! The `Session` trait every transport implements, and its typed face.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+
+use super::{ExportedReceiver, IncomingEnd};
+use crate::chan::{pipe_with_capacity, Receiver, Sender};
+use crate::codec::Payload;
+use crate::error::SessionError;
+
+/// Identifies one session within this process (never reused), so a session
+/// can recognise ends that already drain onto its own streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(u64);
+
+impl SessionId {
+    /// A fresh id, distinct from every other in this process.
+    pub fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        SessionId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "session#{}", self.0)
+    }
+}
+
+/// Counters a session exposes, for tests and monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionStats {
+    /// Streams currently open on the connection (0 for in-memory sessions).
+    pub streams: usize,
+    /// Channels this session feeds that are themselves drained onto another
+    /// session's stream: messages that hop through this process.
+    pub forwarders: usize,
+    /// Top-level channels the peer opened that nobody accepted yet.
+    pub pending_accepts: usize,
+}
+
+/// One end of a connection between two peers, over which either side opens
+/// top-level channels toward the other and accepts the other's.
+///
+/// "Client" and "server" only name who dialled: both sides can open channels.
+/// Transports implement this trait; users call the typed methods of
+/// [`SessionExt`] (`open::<T>()`, `accept::<T>()`).
+#[async_trait]
+pub trait Session: Send + Sync + fmt::Debug + 'static {
+    /// This session's process-wide identity.
+    fn id(&self) -> SessionId;
+
+    /// Opens a new top-level channel toward the peer, whose receiving end is
+    /// `end`; the peer gets it from [`accept_end`](Self::accept_end).
+    ///
+    /// Costs no round trip and waits for nothing: the caller may send at once.
+    fn open_end(&self, end: ExportedReceiver) -> Result<(), SessionError>;
+
+    /// Waits for the next top-level channel the peer opened.
+    ///
+    /// `Ok(None)` once the session has ended cleanly; an error if it broke.
+    /// Cancel-safe.
+    async fn accept_end(&self) -> Result<Option<IncomingEnd>, SessionError>;
+
+    /// Ends the session cleanly: the peer's `accept` returns `None`; channels
+    /// still open report the session as lost.
+    async fn close(&self) -> Result<(), SessionError>;
+
+    /// Current counters.
+    fn stats(&self) -> SessionStats;
+}
+
+/// The typed calls on any [`Session`].
+#[async_trait]
+pub trait SessionExt: Session {
+    /// Opens a top-level channel toward the peer and returns its sending end.
+    ///
+    /// ```
+    /// # async fn demo(session: &dyn libchan_core::Session) -> Result<(), Box<dyn std::error::Error>> {
+    /// use libchan_core::SessionExt;
+    /// let tx = session.open::<String>()?;
+    /// tx.send("hello".to_string()).await?;
+    /// # Ok(()) }
+    /// ```
+    fn open<T: Payload>(&self) -> Result<Sender<T>, SessionError> {
+        let (tx, rx) = pipe_with_capacity(crate::DEFAULT_CAPACITY);
+        self.open_end(ExportedReceiver::new(rx))?;
+        Ok(tx)
+    }
+
+    /// Waits for the peer's next top-level channel and returns its receiving
+    /// end, typed as `T`.
+    ///
+    /// `Ok(None)` once the session ended cleanly. Over a connection the type
+    /// is checked message by message (a message that does not decode as `T`
+    /// breaks the channel); in memory it is checked here.
+    async fn accept<T: Payload>(&self) -> Result<Option<Receiver<T>>, SessionError> {
+        match self.accept_end().await? {
+            None => Ok(None),
+            Some(end) => Receiver::from_incoming(end)
+                .map(Some)
+                .map_err(SessionError::Reference),
+        }
+    }
+}
+
+impl<S: Session + ?Sized> SessionExt for S {}
