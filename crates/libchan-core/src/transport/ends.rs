@@ -86,6 +86,7 @@ impl fmt::Debug for ExportedSender {
 pub struct ExportedReceiver(Option<Box<dyn ErasedReceiver>>);
 
 trait ErasedReceiver: Send {
+    fn breaker(&self) -> Breaker;
     fn attach(&self, sink: Arc<dyn StreamSink>);
     fn into_any(&self) -> Box<dyn Any + Send>;
     fn cancel(&self);
@@ -94,6 +95,10 @@ trait ErasedReceiver: Send {
 struct TypedReceiver<T>(Arc<Chan<T>>);
 
 impl<T: Payload> ErasedReceiver for TypedReceiver<T> {
+    fn breaker(&self) -> Breaker {
+        Breaker(Arc::downgrade(&self.0) as Weak<dyn ErasedBreak>)
+    }
+
     fn attach(&self, sink: Arc<dyn StreamSink>) {
         let handle = DrainHandle(Arc::downgrade(&self.0) as Weak<dyn ErasedDrain>);
         {
@@ -140,6 +145,12 @@ impl ExportedReceiver {
         Ok(ExportedReceiver(Some(Box::new(TypedReceiver(
             receiver.chan.clone(),
         )))))
+    }
+
+    /// A breaker for this channel (for transports that move ends without a
+    /// connection and must still fail them when the session is lost).
+    pub fn breaker(&self) -> Option<Breaker> {
+        self.0.as_ref().map(|inner| inner.breaker())
     }
 
     /// Makes the session's stream this channel's consumer: from now on queued
@@ -320,6 +331,11 @@ impl Breaker {
     /// A breaker for the channel `sender` sends into.
     pub fn of_sender<T: Send + 'static>(sender: &Sender<T>) -> Self {
         Breaker(Arc::downgrade(&sender.chan) as Weak<dyn ErasedBreak>)
+    }
+
+    /// True while the channel still exists.
+    pub fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
     }
 
     /// Breaks the channel with `err`, if it still exists.

@@ -1,0 +1,288 @@
+//! Session limits and the settings exchanged in HELLO.
+//!
+//! Every limit is configuration with a safe default; each default is a named
+//! constant saying why it is that number.
+
+use std::time::Duration;
+
+use crate::codes::SettingId;
+use crate::error::{ConfigError, Violation};
+use crate::frame::{Setting, HELLO_MAX_LEN, MAX_CODECS, MAX_CODEC_NAME_LEN};
+
+/// Default largest DATA payload we accept: 4 MiB. Messages are whole frames,
+/// so this is also the default largest message; 4 MiB fits typical RPC
+/// payloads while one frame per stream in flight stays cheap to buffer.
+pub const DEFAULT_MAX_FRAME_SIZE: u32 = 4 << 20;
+
+/// Smallest `MAX_FRAME_SIZE` a peer may announce: 1 KiB. Before a peer's
+/// HELLO arrives a sender assumes this value, so it must be allowed everywhere.
+pub const MIN_MAX_FRAME_SIZE: u32 = 1024;
+
+/// Default per-stream receive window: 256 KiB. Enough to keep a LAN link
+/// busy per stream, while a stalled receiver with thousands of channels
+/// costs bounded memory (window + one frame per stream).
+pub const DEFAULT_INITIAL_WINDOW: u64 = 256 << 10;
+
+/// Smallest `INITIAL_WINDOW` a peer may announce: 1 KiB. Before a peer's
+/// HELLO arrives a sender assumes this value (so optimistic sends can never
+/// overrun a smaller window).
+pub const MIN_INITIAL_WINDOW: u64 = 1024;
+
+/// Largest `INITIAL_WINDOW`: 2^62, the credit ceiling, so that credit
+/// arithmetic never nears `i64` overflow.
+pub const MAX_INITIAL_WINDOW: u64 = crate::session::MAX_CREDIT as u64;
+
+/// Default most concurrently open peer-opened streams: 4096. Each open stream
+/// costs a map entry and, when its receiver stalls, up to a window of
+/// buffered data; 4096 covers busy RPC fan-out.
+pub const DEFAULT_MAX_STREAMS: u64 = 4096;
+
+/// Default most peer-opened nested streams not yet referenced by a decoded
+/// message: 1024. A peer cannot park unbounded attachments that no message
+/// claims; a message rarely carries more than a handful.
+pub const DEFAULT_MAX_PENDING_OPENS: u64 = 1024;
+
+/// Default time to wait for the peer's HELLO: 10 s. Long enough for a TLS
+/// handshake over a slow link, short enough that a silent peer (a port
+/// scanner, a wrong port) does not hold a connection slot.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default keepalive interval: 30 s. Shorter than common NAT and load
+/// balancer idle timeouts (60 s and up), so an idle session stays mapped,
+/// and a dead peer is detected within two intervals.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// Session limits and offered codecs. Build with [`Config::new`] (defaults
+/// plus a codec list) and adjust fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Largest DATA payload (= message) we accept, announced as `MAX_FRAME_SIZE`.
+    /// At least [`MIN_MAX_FRAME_SIZE`].
+    pub max_frame_size: u32,
+    /// Credit we grant per stream we receive on, announced as `INITIAL_WINDOW`.
+    /// Between [`MIN_INITIAL_WINDOW`] and [`MAX_INITIAL_WINDOW`].
+    pub initial_window: u64,
+    /// Most concurrently open streams we accept from the peer (`MAX_STREAMS`);
+    /// OPENs beyond it are refused with RESET `REFUSED`.
+    pub max_streams: u64,
+    /// Most peer-opened nested streams not yet claimed (`MAX_PENDING_OPENS`);
+    /// OPENs beyond it are refused with RESET `REFUSED`.
+    pub max_pending_opens: u64,
+    /// How long to wait for the peer's HELLO. Non-zero.
+    pub handshake_timeout: Duration,
+    /// Keepalive interval (non-zero), or `None` to disable keepalive.
+    pub keepalive: Option<Duration>,
+    /// Codec names offered, in preference order (1..=255 names of 1..=32 bytes).
+    pub codecs: Vec<String>,
+}
+
+impl Config {
+    /// Default limits offering `codecs` in preference order.
+    pub fn new<I, S>(codecs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            initial_window: DEFAULT_INITIAL_WINDOW,
+            max_streams: DEFAULT_MAX_STREAMS,
+            max_pending_opens: DEFAULT_MAX_PENDING_OPENS,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            keepalive: Some(DEFAULT_KEEPALIVE),
+            codecs: codecs.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// Checks every field against the ranges documented on it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_frame_size < MIN_MAX_FRAME_SIZE {
+            return Err(ConfigError::MaxFrameSize(self.max_frame_size));
+        }
+        if !(MIN_INITIAL_WINDOW..=MAX_INITIAL_WINDOW).contains(&self.initial_window) {
+            return Err(ConfigError::InitialWindow(self.initial_window));
+        }
+        if self.handshake_timeout.is_zero() {
+            return Err(ConfigError::ZeroDuration("handshake_timeout"));
+        }
+        if self.keepalive.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::ZeroDuration("keepalive"));
+        }
+        if self.codecs.is_empty() || self.codecs.len() > MAX_CODECS {
+            return Err(ConfigError::CodecCount(self.codecs.len()));
+        }
+        if let Some(bad) = self.codecs.iter().find(|c| c.is_empty() || c.len() > MAX_CODEC_NAME_LEN) {
+            return Err(ConfigError::CodecName(bad.clone()));
+        }
+        let codec_bytes: usize = self.codecs.iter().map(|c| 1 + c.len()).sum();
+        let hello_len = 2 + 1 + 1 + codec_bytes + 1 + 4 * 10;
+        if hello_len > HELLO_MAX_LEN as usize {
+            return Err(ConfigError::HelloTooLarge(hello_len));
+        }
+        Ok(())
+    }
+
+    /// The settings our HELLO announces, in id order.
+    #[must_use]
+    pub fn settings(&self) -> Vec<Setting> {
+        vec![
+            Setting {
+                id: SettingId::MAX_FRAME_SIZE,
+                value: u64::from(self.max_frame_size),
+            },
+            Setting {
+                id: SettingId::INITIAL_WINDOW,
+                value: self.initial_window,
+            },
+            Setting {
+                id: SettingId::MAX_STREAMS,
+                value: self.max_streams,
+            },
+            Setting {
+                id: SettingId::MAX_PENDING_OPENS,
+                value: self.max_pending_opens,
+            },
+        ]
+    }
+}
+
+/// The limits the peer announced in its HELLO (defaults for settings it
+/// left out). These bound what *we* send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerSettings {
+    /// Largest DATA payload the peer accepts.
+    pub max_frame_size: u32,
+    /// Credit the peer grants per stream on which we send.
+    pub initial_window: u64,
+    /// Most concurrently open streams the peer accepts from us.
+    pub max_streams: u64,
+    /// Most unclaimed nested streams the peer accepts from us.
+    pub max_pending_opens: u64,
+}
+
+impl PeerSettings {
+    /// What a sender assumes before the peer's HELLO has arrived: the
+    /// smallest frame size and window any peer may announce, so frames sent
+    /// optimistically can never break the peer's limits. Stream counts are
+    /// not assumed: the peer refuses excess OPENs with RESET `REFUSED`.
+    pub const ASSUMED: Self = Self {
+        max_frame_size: MIN_MAX_FRAME_SIZE,
+        initial_window: MIN_INITIAL_WINDOW,
+        max_streams: u64::MAX,
+        max_pending_opens: u64::MAX,
+    };
+
+    /// Reads the peer's HELLO settings. Unknown ids are ignored; a known
+    /// setting outside its range is a protocol violation. A `MAX_FRAME_SIZE`
+    /// above `u32::MAX` means "no limit" and is clamped.
+    pub fn from_hello(settings: &[Setting]) -> Result<Self, Violation> {
+        let mut peer = Self {
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            initial_window: DEFAULT_INITIAL_WINDOW,
+            max_streams: DEFAULT_MAX_STREAMS,
+            max_pending_opens: DEFAULT_MAX_PENDING_OPENS,
+        };
+        for &Setting { id, value } in settings {
+            let bad = Violation::InvalidSetting { id, value };
+            match id {
+                SettingId::MAX_FRAME_SIZE => {
+                    if value < u64::from(MIN_MAX_FRAME_SIZE) {
+                        return Err(bad);
+                    }
+                    peer.max_frame_size = u32::try_from(value).unwrap_or(u32::MAX);
+                }
+                SettingId::INITIAL_WINDOW => {
+                    if !(MIN_INITIAL_WINDOW..=MAX_INITIAL_WINDOW).contains(&value) {
+                        return Err(bad);
+                    }
+                    peer.initial_window = value;
+                }
+                SettingId::MAX_STREAMS => peer.max_streams = value,
+                SettingId::MAX_PENDING_OPENS => peer.max_pending_opens = value,
+                _ => tracing::trace!(%id, value, "ignoring unknown setting"),
+            }
+        }
+        Ok(peer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        assert_eq!(Config::new(["json"]).validate(), Ok(()));
+    }
+
+    #[test]
+    fn validate_rejects_out_of_range_fields() {
+        let base = Config::new(["json"]);
+        let cases: Vec<(Config, ConfigError)> = vec![
+            (
+                Config {
+                    max_frame_size: 1023,
+                    ..base.clone()
+                },
+                ConfigError::MaxFrameSize(1023),
+            ),
+            (
+                Config {
+                    initial_window: 10,
+                    ..base.clone()
+                },
+                ConfigError::InitialWindow(10),
+            ),
+            (
+                Config {
+                    keepalive: Some(Duration::ZERO),
+                    ..base.clone()
+                },
+                ConfigError::ZeroDuration("keepalive"),
+            ),
+            (Config::new(Vec::<String>::new()), ConfigError::CodecCount(0)),
+            (Config::new([""]), ConfigError::CodecName(String::new())),
+            (Config::new(["x".repeat(33)]), ConfigError::CodecName("x".repeat(33))),
+            (
+                Config::new((0..200).map(|i| format!("codec-number-{i:012}"))),
+                ConfigError::HelloTooLarge(4 + 200 * 26 + 1 + 40),
+            ),
+        ];
+        for (config, want) in cases {
+            assert_eq!(config.validate(), Err(want));
+        }
+    }
+
+    #[test]
+    fn peer_settings_default_missing_ignore_unknown_and_check_ranges() {
+        let peer = PeerSettings::from_hello(&[
+            Setting {
+                id: SettingId(99),
+                value: 0,
+            },
+            Setting {
+                id: SettingId::MAX_FRAME_SIZE,
+                value: u64::MAX,
+            },
+        ])
+        .expect("valid");
+        assert_eq!(peer.max_frame_size, u32::MAX);
+        assert_eq!(peer.initial_window, DEFAULT_INITIAL_WINDOW);
+        let small = Setting {
+            id: SettingId::MAX_FRAME_SIZE,
+            value: 1023,
+        };
+        assert_eq!(
+            PeerSettings::from_hello(&[small]),
+            Err(Violation::InvalidSetting {
+                id: SettingId::MAX_FRAME_SIZE,
+                value: 1023
+            })
+        );
+        let huge_window = Setting {
+            id: SettingId::INITIAL_WINDOW,
+            value: MAX_INITIAL_WINDOW + 1,
+        };
+        assert!(PeerSettings::from_hello(&[huge_window]).is_err());
+    }
+}
