@@ -94,3 +94,6 @@ pub(crate) fn pump<T: Payload>(chan: &Arc<Chan<T>>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -17,13 +17,25 @@ use crate::error::ChannelError;
 /// session; the peer then receives what is sent here.
 pub struct Receiver<T> {
     pub(crate) chan: Arc<Chan<T>>,
+    /// This handle's generation; see `State::rx_gen`.
+    gen: u64,
     /// The stream already returned its final item (end or error).
     done: bool,
 }
 
 impl<T> Receiver<T> {
+    /// The live receiving handle of `chan`; any earlier handle is spent.
     pub(crate) fn from_chan(chan: Arc<Chan<T>>) -> Self {
-        Receiver { chan, done: false }
+        let gen = {
+            let mut st = chan.lock();
+            st.rx_gen = st.rx_gen.wrapping_add(1);
+            st.rx_gen
+        };
+        Receiver {
+            chan,
+            gen,
+            done: false,
+        }
     }
 
     /// Receives the next message.
@@ -42,7 +54,7 @@ impl<T> Receiver<T> {
 
     /// Polls for the next message; see [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, ChannelError>> {
-        self.chan.poll_recv(cx)
+        self.chan.poll_recv(cx, self.gen)
     }
 
     /// Takes the next message if one is queued, without waiting.
@@ -52,7 +64,7 @@ impl<T> Receiver<T> {
     pub fn try_recv(&mut self) -> Result<Option<T>, ChannelError> {
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
-        match self.chan.poll_recv(&mut cx) {
+        match self.chan.poll_recv(&mut cx, self.gen) {
             Poll::Ready(r) => r,
             Poll::Pending => Ok(None),
         }
@@ -71,7 +83,7 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.chan.drop_receiver();
+        self.chan.drop_receiver(self.gen);
     }
 }
 
@@ -83,7 +95,7 @@ impl<T> futures_core::Stream for Receiver<T> {
         if this.done {
             return Poll::Ready(None);
         }
-        match this.chan.poll_recv(cx) {
+        match this.chan.poll_recv(cx, this.gen) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(Some(v))) => Poll::Ready(Some(Ok(v))),
             Poll::Ready(Ok(None)) => {

@@ -61,6 +61,9 @@ pub(crate) struct State<T> {
     /// to every later `send`.
     pub(crate) error: Option<ChannelError>,
     pub(crate) rx_waker: Option<Waker>,
+    /// Which `Receiver` handle is the live one: a handle rebuilt after an
+    /// export (in-memory transports) supersedes the one inside the message.
+    pub(crate) rx_gen: u64,
     send_waiters: Vec<(u64, Waker)>,
     next_waiter: u64,
     /// A drain is encoding a message right now (outside the lock); only it
@@ -106,6 +109,7 @@ impl<T> Chan<T> {
                 consumer,
                 error: None,
                 rx_waker: None,
+                rx_gen: 0,
                 send_waiters: Vec::new(),
                 next_waiter: 0,
                 pumping: false,
@@ -171,8 +175,16 @@ impl<T> Chan<T> {
     }
 
     /// Polls the local receiver for the next message.
-    pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, ChannelError>> {
+    pub(crate) fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        gen: u64,
+    ) -> Poll<Result<Option<T>, ChannelError>> {
         let mut st = self.lock();
+        if st.rx_gen != gen {
+            // This handle was sent away; its successor receives.
+            return Poll::Ready(Err(ChannelError::Closed));
+        }
         if let Some(slot) = st.queue.pop_front() {
             let wake = st.release(&slot);
             drop(st);
@@ -210,9 +222,9 @@ impl<T> Chan<T> {
     }
 
     /// The local receiver went away: drop what is queued, fail the senders.
-    pub(crate) fn drop_receiver(&self) {
+    pub(crate) fn drop_receiver(&self, gen: u64) {
         let mut st = self.lock();
-        if !matches!(st.consumer, Consumer::Local) {
+        if st.rx_gen != gen || !matches!(st.consumer, Consumer::Local) {
             // Exported: the receiving end lives on in a session.
             return;
         }
@@ -295,6 +307,11 @@ impl<T> State<T> {
         self.next_waiter = self.next_waiter.wrapping_add(1);
         *waiter = Some(id);
         self.send_waiters.push((id, waker.clone()));
+    }
+
+    #[cfg(test)]
+    pub(crate) fn send_waiters_len(&self) -> usize {
+        self.send_waiters.len()
     }
 
     pub(crate) fn forget_sender(&mut self, waiter: &mut Option<u64>) {

@@ -1,0 +1,264 @@
+//! Unit tests of the channel queue: pipes, and a drain onto a scripted sink.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use super::*;
+use crate::codec::Codec;
+use crate::error::CodecError;
+use crate::transport::{DrainHandle, EncodeFn, ExportedReceiver, SessionId, StreamSink};
+
+fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
+    let mut fut = pin!(fut);
+    fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+#[test]
+fn send_waits_when_the_pipe_is_full_and_resumes_after_a_recv() {
+    let (tx, mut rx) = pipe_with_capacity::<u32>(2);
+    assert!(poll_once(tx.send(1)).is_ready());
+    assert!(poll_once(tx.send(2)).is_ready());
+    let mut third = Box::pin(tx.send(3));
+    assert!(poll_once(third.as_mut()).is_pending(), "a full pipe makes send wait");
+    assert_eq!(rx.try_recv().expect("recv"), Some(1));
+    assert!(matches!(poll_once(third.as_mut()), Poll::Ready(Ok(()))));
+    assert_eq!(rx.try_recv().expect("recv"), Some(2));
+    assert_eq!(rx.try_recv().expect("recv"), Some(3));
+}
+
+#[test]
+fn a_cancelled_send_delivers_nothing_and_frees_its_place() {
+    let (tx, mut rx) = pipe_with_capacity::<u32>(1);
+    assert!(poll_once(tx.send(1)).is_ready());
+    let mut pending = Box::pin(tx.send(2));
+    assert!(poll_once(pending.as_mut()).is_pending());
+    drop(pending);
+    assert_eq!(rx.chan.lock().send_waiters_len(), 0, "the waiter left");
+    assert_eq!(rx.try_recv().expect("recv"), Some(1));
+    assert_eq!(rx.try_recv().expect("recv"), None);
+}
+
+#[test]
+fn clean_close_only_after_the_last_clone_and_the_last_message() {
+    rt().block_on(async {
+        let (tx, mut rx) = pipe::<u32>();
+        let tx2 = tx.clone();
+        tx.send(1).await.expect("send");
+        drop(tx);
+        tx2.send(2).await.expect("a clone keeps it open");
+        drop(tx2);
+        assert_eq!(rx.recv().await.expect("recv"), Some(1));
+        assert_eq!(rx.recv().await.expect("recv"), Some(2));
+        assert_eq!(rx.recv().await.expect("clean"), None);
+        assert_eq!(rx.recv().await.expect("still clean"), None);
+    });
+}
+
+#[test]
+fn a_dropped_receiver_fails_senders_with_closed() {
+    rt().block_on(async {
+        let (tx, rx) = pipe_with_capacity::<u32>(1);
+        tx.send(1).await.expect("send");
+        let mut waiting = Box::pin(tx.send(2));
+        assert!(poll_once(waiting.as_mut()).is_pending());
+        drop(rx);
+        assert!(matches!(waiting.await, Err(ChannelError::Closed)));
+        assert!(tx.is_closed());
+    });
+}
+
+#[test]
+fn a_break_delivers_what_is_queued_then_the_error_and_stays_broken() {
+    rt().block_on(async {
+        let (tx, mut rx) = pipe::<u32>();
+        tx.send(1).await.expect("send");
+        crate::transport::Breaker::of_sender(&tx)
+            .break_with(ChannelError::SessionLost(crate::SessionError::Closed));
+        assert_eq!(rx.recv().await.expect("queued first"), Some(1));
+        assert!(matches!(rx.recv().await, Err(ChannelError::SessionLost(_))));
+        assert!(rx.recv().await.is_err(), "the error is sticky");
+        assert!(tx.send(2).await.is_err(), "senders see it too");
+    });
+}
+
+#[test]
+fn receiver_is_a_stream_that_ends_after_close() {
+    use futures_core::Stream;
+    let (tx, mut rx) = pipe::<u32>();
+    assert!(poll_once(tx.send(5)).is_ready());
+    drop(tx);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut rx = std::pin::Pin::new(&mut rx);
+    assert!(matches!(rx.as_mut().poll_next(&mut cx), Poll::Ready(Some(Ok(5)))));
+    assert!(matches!(rx.as_mut().poll_next(&mut cx), Poll::Ready(None)));
+    assert!(matches!(rx.as_mut().poll_next(&mut cx), Poll::Ready(None)));
+}
+
+#[test]
+fn many_senders_each_keep_their_order() {
+    rt().block_on(async {
+        let (tx, mut rx) = pipe_with_capacity::<(u32, u32)>(4);
+        let mut tasks = Vec::new();
+        for s in 0..4u32 {
+            let tx = tx.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..500u32 {
+                    tx.send((s, i)).await.expect("send");
+                }
+            }));
+        }
+        drop(tx);
+        let mut next = [0u32; 4];
+        while let Some((s, i)) = rx.recv().await.expect("recv") {
+            assert_eq!(i, next[s as usize], "sender {s} out of order");
+            next[s as usize] += 1;
+        }
+        assert_eq!(next, [500; 4]);
+    });
+}
+
+// ---- draining onto a session stream --------------------------------------
+
+#[derive(Debug)]
+struct TestCodec;
+
+impl Codec for TestCodec {
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// A codec-free payload, so the pump can be tested without a codec crate.
+#[derive(Debug, PartialEq)]
+struct Num(u32);
+
+impl crate::codec::Payload for Num {
+    fn encode(&self, _codec: &dyn Codec, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        if self.0 == u32::MAX {
+            return Err(CodecError::format("test", "unencodable"));
+        }
+        out.extend_from_slice(&self.0.to_be_bytes());
+        Ok(())
+    }
+    fn decode(_codec: &dyn Codec, bytes: &[u8]) -> Result<Self, CodecError> {
+        let arr: [u8; 4] = bytes
+            .try_into()
+            .map_err(|_| CodecError::format("test", "length"))?;
+        Ok(Num(u32::from_be_bytes(arr)))
+    }
+}
+
+/// A stream whose credit is a message count the test controls.
+#[derive(Debug, Default)]
+struct ScriptedSink {
+    credit: AtomicUsize,
+    sent: Mutex<Vec<Vec<u8>>>,
+    closed: AtomicBool,
+    reset: AtomicBool,
+    drain: Mutex<Option<DrainHandle>>,
+}
+
+impl StreamSink for ScriptedSink {
+    fn session(&self) -> SessionId {
+        SessionId::next()
+    }
+    fn stream(&self) -> u64 {
+        1
+    }
+    fn has_credit(&self) -> bool {
+        self.credit.load(Ordering::SeqCst) > 0
+    }
+    fn send(&self, encode: &mut EncodeFn<'_>) -> Result<(), ChannelError> {
+        let mut buf = Vec::new();
+        encode(&TestCodec, &mut buf).map_err(|e| ChannelError::Encode(Arc::new(e)))?;
+        self.credit.fetch_sub(1, Ordering::SeqCst);
+        self.sent.lock().expect("lock").push(buf);
+        Ok(())
+    }
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+    fn reset(&self, _error: &ChannelError) {
+        self.reset.store(true, Ordering::SeqCst);
+    }
+    fn attach_drain(&self, drain: DrainHandle) {
+        *self.drain.lock().expect("lock") = Some(drain);
+    }
+}
+
+impl ScriptedSink {
+    fn grant(&self, n: usize) {
+        self.credit.fetch_add(n, Ordering::SeqCst);
+        let drain = self.drain.lock().expect("lock").clone();
+        drain.expect("a drain is attached").pump();
+    }
+    fn sent(&self) -> Vec<u32> {
+        self.sent
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|b| u32::from_be_bytes(b[..4].try_into().expect("4 bytes")))
+            .collect()
+    }
+}
+
+#[test]
+fn a_drained_channel_encodes_on_send_and_waits_for_credit() {
+    let sink = Arc::new(ScriptedSink::default());
+    let (tx, rx) = pipe_with_capacity::<Num>(2);
+    ExportedReceiver::new(rx).attach(sink.clone());
+    sink.grant(1);
+    assert!(poll_once(tx.send(Num(1))).is_ready());
+    assert_eq!(sink.sent(), vec![1], "with credit, send encodes at once");
+    // No credit: messages queue up to the capacity, then send waits.
+    assert!(poll_once(tx.send(Num(2))).is_ready());
+    assert!(poll_once(tx.send(Num(3))).is_ready());
+    let mut fourth = Box::pin(tx.send(Num(4)));
+    assert!(poll_once(fourth.as_mut()).is_pending(), "no credit and a full queue");
+    sink.grant(2);
+    assert_eq!(sink.sent(), vec![1, 2, 3], "credit pumps in order");
+    assert!(poll_once(fourth.as_mut()).is_ready());
+    drop(fourth);
+    sink.grant(10);
+    assert_eq!(sink.sent(), vec![1, 2, 3, 4]);
+    assert!(!sink.closed.load(Ordering::SeqCst));
+    drop(tx);
+    assert!(sink.closed.load(Ordering::SeqCst), "the last sender closes the stream");
+}
+
+#[test]
+fn a_queued_message_that_cannot_be_encoded_breaks_the_channel() {
+    let sink = Arc::new(ScriptedSink::default());
+    let (tx, rx) = pipe::<Num>();
+    ExportedReceiver::new(rx).attach(sink.clone());
+    assert!(poll_once(tx.send(Num(u32::MAX))).is_ready());
+    sink.grant(5);
+    assert!(sink.reset.load(Ordering::SeqCst), "the stream is reset");
+    assert!(matches!(poll_once(tx.send(Num(1))), Poll::Ready(Err(_))));
+}
+
+#[test]
+fn a_drain_failure_reaches_every_sender() {
+    let sink = Arc::new(ScriptedSink::default());
+    let (tx, rx) = pipe::<Num>();
+    ExportedReceiver::new(rx).attach(sink.clone());
+    let drain = sink.drain.lock().expect("lock").clone().expect("drain");
+    drain.fail(ChannelError::SessionLost(crate::SessionError::Closed));
+    assert!(matches!(
+        poll_once(tx.send(Num(1))),
+        Poll::Ready(Err(ChannelError::SessionLost(_)))
+    ));
+}
