@@ -48,14 +48,14 @@ pub(crate) struct Stream {
     pub(crate) kind: StreamKind,
     /// Whether we opened it.
     pub(crate) local: bool,
-    /// Whether it is a top-level channel.
-    pub(crate) top_level: bool,
     /// Which halves are open.
     pub(crate) state: State,
     /// Peer-opened nested stream not yet claimed by a decoded message.
     pub(crate) pending: bool,
     /// A send was refused with `Blocked`; an `Event::Credit` is owed.
     pub(crate) blocked: bool,
+    /// Still counted among the session's open streams (until `Closed`).
+    pub(crate) counted: bool,
     /// Our credit, if we send.
     pub(crate) send: SendCredit,
     /// Our window, if we receive.
@@ -69,10 +69,10 @@ impl Stream {
         let mut stream = Self {
             kind,
             local,
-            top_level,
             state: State::Open,
             pending: !local && !top_level,
             blocked: false,
+            counted: true,
             send: SendCredit::new(send_window),
             recv: RecvWindow::new(recv_window),
         };

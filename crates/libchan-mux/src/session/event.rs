@@ -1,0 +1,85 @@
+//! What the session reports to its driver.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::codes::{ErrorCode, StreamKind};
+use crate::config::PeerSettings;
+use crate::error::Error;
+use crate::stream_id::StreamId;
+
+/// Something the driver must act on; drained with
+/// [`Session::poll_event`](crate::Session::poll_event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The peer's HELLO arrived and the handshake succeeded. Frames may have
+    /// been sent before this (no round trip is needed).
+    Ready {
+        /// The codec both sides computed: the first of the dialer's codecs
+        /// that the acceptor also offers.
+        codec: String,
+        /// The limits the peer announced.
+        peer: PeerSettings,
+    },
+    /// The peer opened a stream. Top-level streams go to the accept queue;
+    /// nested ones (`top_level: false`) wait until a decoded message
+    /// references them and the driver calls
+    /// [`Session::claim`](crate::Session::claim). Events for a nested stream
+    /// can arrive before the message that references it.
+    Opened {
+        /// The new stream.
+        id: StreamId,
+        /// What it carries.
+        kind: StreamKind,
+        /// Whether it is top-level.
+        top_level: bool,
+    },
+    /// A DATA payload: one message on a channel, a chunk on a byte stream.
+    /// Call [`Session::consumed`](crate::Session::consumed) once the
+    /// application has taken it, so the peer gets credit back.
+    Data {
+        /// The stream.
+        id: StreamId,
+        /// The payload, split off the receive buffer.
+        payload: Bytes,
+    },
+    /// A send on `id` that failed with `SendError::Blocked` may now succeed
+    /// (credit arrived, or the handshake lifted the pre-HELLO limits).
+    Credit {
+        /// The stream.
+        id: StreamId,
+    },
+    /// The peer sent CLOSE: no more data will arrive on `id` (clean end).
+    Closed {
+        /// The stream.
+        id: StreamId,
+    },
+    /// The peer reset `id`: from a data sender "the channel broke", from a
+    /// data receiver "stop sending". Nothing more can be sent or received.
+    Reset {
+        /// The stream.
+        id: StreamId,
+        /// The peer's code.
+        code: ErrorCode,
+        /// The peer's reason.
+        reason: String,
+    },
+    /// The peer answered our latest [`Session::ping`](crate::Session::ping)
+    /// (or keepalive probe).
+    PingAck {
+        /// Time since that PING was queued.
+        rtt: Duration,
+    },
+    /// The peer ended the session cleanly (GOAWAY with `NO_ERROR`). Streams
+    /// still open are lost; no more events follow.
+    GoAway {
+        /// The peer's reason.
+        reason: String,
+    },
+    /// The session failed; no more events follow. Unless the error is
+    /// [`Error::Remote`], a GOAWAY carrying its code was queued: write out
+    /// [`Session::poll_transmit`](crate::Session::poll_transmit), then close.
+    Failed(Error),
+}

@@ -1,0 +1,164 @@
+//! Cutting the inbound byte stream into the magic and frames.
+//!
+//! Bytes arrive split anywhere. The deframer copies only what the current
+//! item needs: the magic is compared byte by byte (so a wrong peer fails on
+//! its first wrong byte), the 14 head bytes go to a fixed array, and the
+//! payload goes to a buffer reserved only after the head's length passed
+//! the limit. The buffer therefore never holds more than one max-size
+//! payload, and a complete payload leaves as `Bytes` split off that buffer
+//! (DATA payloads reach the application without another copy).
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error::Error;
+use crate::frame::{self, Head, HEAD_LEN, MAGIC};
+
+#[derive(Clone, Copy, Debug)]
+enum State {
+    /// `matched` bytes of the magic seen so far.
+    Magic { matched: usize },
+    /// Reading a head; `filled` bytes of it in `head`.
+    Head { filled: usize },
+    /// Reading the payload of `head` into `payload`.
+    Payload { head: Head },
+}
+
+/// Incremental parser of the inbound byte stream.
+#[derive(Debug)]
+pub(crate) struct Deframer {
+    state: State,
+    head: [u8; HEAD_LEN],
+    payload: BytesMut,
+}
+
+impl Deframer {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: State::Magic { matched: 0 },
+            head: [0; HEAD_LEN],
+            payload: BytesMut::new(),
+        }
+    }
+
+    /// Consumes bytes from the front of `input` until one frame is complete
+    /// (returned with its payload) or `input` is empty (`Ok(None)`). A head
+    /// whose length exceeds `max_payload` fails before anything is reserved.
+    pub(crate) fn poll(&mut self, input: &mut &[u8], max_payload: u32) -> Result<Option<(Head, Bytes)>, Error> {
+        loop {
+            match self.state {
+                State::Magic { matched } => {
+                    let mut matched = matched;
+                    while let Some(want) = MAGIC.get(matched) {
+                        let Some((&byte, rest)) = input.split_first() else {
+                            self.state = State::Magic { matched };
+                            return Ok(None);
+                        };
+                        if byte != *want {
+                            return Err(Error::BadMagic);
+                        }
+                        *input = rest;
+                        matched += 1;
+                    }
+                    self.state = State::Head { filled: 0 };
+                }
+                State::Head { filled } => {
+                    let n = (HEAD_LEN - filled).min(input.len());
+                    let (src, rest) = input.split_at(n);
+                    if let Some(dst) = self.head.get_mut(filled..filled + n) {
+                        dst.copy_from_slice(src);
+                    }
+                    *input = rest;
+                    let filled = filled + n;
+                    if filled < HEAD_LEN {
+                        self.state = State::Head { filled };
+                        return Ok(None);
+                    }
+                    let head = Head::parse(self.head);
+                    frame::check_length(&head, max_payload)?;
+                    self.payload.clear();
+                    self.payload.reserve(payload_len(&head));
+                    self.state = State::Payload { head };
+                }
+                State::Payload { head } => {
+                    let want = payload_len(&head) - self.payload.len();
+                    let n = want.min(input.len());
+                    let (src, rest) = input.split_at(n);
+                    self.payload.extend_from_slice(src);
+                    *input = rest;
+                    if n < want {
+                        return Ok(None);
+                    }
+                    self.state = State::Head { filled: 0 };
+                    return Ok(Some((head, self.payload.split().freeze())));
+                }
+            }
+        }
+    }
+}
+
+fn payload_len(head: &Head) -> usize {
+    // u32 fits usize on every platform this crate supports (>= 32 bits).
+    usize::try_from(head.length).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::FrameType;
+    use crate::frame::{Frame, Ping};
+
+    fn wire() -> Vec<u8> {
+        let mut buf = BytesMut::from(&MAGIC[..]);
+        Frame::from(Ping {
+            ack: false,
+            payload: *b"abcdefgh",
+        })
+        .encode(&mut buf);
+        buf.to_vec()
+    }
+
+    #[test]
+    fn byte_by_byte_equals_all_at_once() {
+        let wire = wire();
+        let mut d = Deframer::new();
+        let mut got = None;
+        for (i, byte) in wire.iter().enumerate() {
+            let mut input = std::slice::from_ref(byte);
+            let r = d.poll(&mut input, 1024).expect("valid");
+            assert!(input.is_empty());
+            if i + 1 < wire.len() {
+                assert!(r.is_none(), "frame complete early at {i}");
+            } else {
+                got = r;
+            }
+        }
+        let (head, payload) = got.expect("frame at the last byte");
+        assert_eq!(head.frame_type, FrameType::PING);
+        assert_eq!(&payload[..], b"abcdefgh");
+
+        let mut d = Deframer::new();
+        let mut input = &wire[..];
+        let (head2, payload2) = d.poll(&mut input, 1024).expect("valid").expect("complete");
+        assert_eq!((head2, payload2), (head, payload));
+    }
+
+    #[test]
+    fn wrong_first_byte_is_bad_magic_at_once() {
+        let mut d = Deframer::new();
+        let mut input = &b"GET / HTTP/1.1\r\n"[..];
+        assert_eq!(d.poll(&mut input, 1024), Err(Error::BadMagic));
+    }
+
+    #[test]
+    fn oversize_head_fails_before_reserving() {
+        let mut wire = MAGIC.to_vec();
+        wire.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let mut d = Deframer::new();
+        let mut input = &wire[..];
+        assert!(matches!(
+            d.poll(&mut input, 4096),
+            Err(Error::Malformed(frame::Error::TooLarge { .. }))
+        ));
+        assert_eq!(d.payload.capacity(), 0);
+    }
+}

@@ -1,0 +1,629 @@
+//! The session: one connection's protocol state, as a pure state machine.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::codes::{ErrorCode, FrameType, Role, StreamKind};
+use crate::config::{Config, PeerSettings};
+use crate::error::{ConfigError, Error, SendError, StreamError};
+use crate::frame::{self, Close, Credit, GoAway, Hello, Open, Ping, Reset, HELLO_MAX_LEN, MAGIC, VERSION};
+use crate::stream_id::StreamId;
+
+mod event;
+mod flow;
+mod input;
+mod recv;
+mod stream;
+mod timer;
+
+pub use event::Event;
+pub use flow::MAX_CREDIT;
+
+use input::Deframer;
+use stream::Stream;
+use timer::{Timer, TimerTable};
+
+/// Room reserved in the transmit buffer before handing it to a
+/// `send_data_with` closure, so small messages are encoded in place.
+const SEND_RESERVE: usize = 4096;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the peer's HELLO (we may already send).
+    Handshake,
+    /// HELLO exchanged.
+    Ready,
+    /// GOAWAY sent or received, or failed: no more input is processed.
+    Ended,
+}
+
+/// One libchan connection, as a sans-IO state machine (model: quinn-proto's
+/// `Connection`). It never reads a clock or touches a socket: the driver
+/// feeds it bytes and time, and moves the bytes it produces.
+///
+/// # Call order
+///
+/// 1. [`Session::new`] queues the magic and our HELLO. Write
+///    [`poll_transmit`](Self::poll_transmit) out at once: neither side waits
+///    for the other before sending.
+/// 2. Then, in a loop, whatever happens first:
+///    * bytes read from the connection → [`handle_input`](Self::handle_input)
+///      (any split of the stream is fine);
+///    * the deadline from [`poll_timeout`](Self::poll_timeout) passed →
+///      [`handle_timeout`](Self::handle_timeout);
+///    * application calls: [`open`](Self::open), [`send_data`](Self::send_data),
+///      [`consumed`](Self::consumed), [`claim`](Self::claim),
+///      [`close`](Self::close), [`reset`](Self::reset), [`ping`](Self::ping),
+///      [`goaway`](Self::goaway).
+///
+///    After each, drain [`poll_event`](Self::poll_event) until `None`, write
+///    out [`poll_transmit`](Self::poll_transmit), and re-read
+///    [`poll_timeout`](Self::poll_timeout).
+/// 3. After [`Event::Failed`], [`Event::GoAway`] or a call to
+///    [`goaway`](Self::goaway), write out what `poll_transmit` still holds
+///    and close the connection; further input is ignored.
+///
+/// # Memory
+///
+/// Inbound, at most one frame of `max_frame_size` is buffered. Outbound
+/// DATA is bounded by credit, but control replies are not: a driver should
+/// stop reading input while [`transmit_len`](Self::transmit_len) is large
+/// (the peer is not reading), so a peer cannot make us queue replies without
+/// bound. Unflushed PING replies are coalesced to one.
+#[derive(Debug)]
+pub struct Session {
+    role: Role,
+    config: Config,
+    phase: Phase,
+    deframer: Deframer,
+    transmit: BytesMut,
+    events: VecDeque<Event>,
+    streams: BTreeMap<StreamId, Stream>,
+    /// The next id we allocate.
+    next_local: u64,
+    /// The highest id the peer has OPENed (0: none yet).
+    highest_peer: u64,
+    /// Open (not yet closed) streams we opened / the peer opened.
+    local_open: u64,
+    remote_open: u64,
+    /// Peer-opened nested streams not yet claimed.
+    pending: u64,
+    /// The peer's limits ([`PeerSettings::ASSUMED`] until its HELLO).
+    peer: PeerSettings,
+    codec: Option<String>,
+    timers: TimerTable,
+    /// A keepalive PING went out and nothing arrived since.
+    keepalive_probe: bool,
+    ping_seq: u64,
+    /// Payload and send time of our latest PING.
+    last_ping: Option<([u8; 8], Instant)>,
+    /// A PING ACK is in the transmit buffer and not yet taken.
+    ack_queued: bool,
+    error: Option<Error>,
+}
+
+impl Session {
+    /// A session for one side of a fresh connection, with the magic and our
+    /// HELLO already queued, and the handshake and keepalive timers armed
+    /// from `now`.
+    pub fn new(role: Role, config: Config, now: Instant) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let mut session = Self {
+            role,
+            phase: Phase::Handshake,
+            deframer: Deframer::new(),
+            transmit: BytesMut::with_capacity(SEND_RESERVE),
+            events: VecDeque::new(),
+            streams: BTreeMap::new(),
+            next_local: StreamId::first(role).0,
+            highest_peer: 0,
+            local_open: 0,
+            remote_open: 0,
+            pending: 0,
+            peer: PeerSettings::ASSUMED,
+            codec: None,
+            timers: TimerTable::default(),
+            keepalive_probe: false,
+            ping_seq: 0,
+            last_ping: None,
+            ack_queued: false,
+            error: None,
+            config,
+        };
+        session.transmit.extend_from_slice(&MAGIC);
+        Hello {
+            version: VERSION,
+            role,
+            codecs: session.config.codecs.clone(),
+            settings: session.config.settings(),
+        }
+        .encode(&mut session.transmit);
+        session
+            .timers
+            .set(Timer::Handshake, now + session.config.handshake_timeout);
+        session.arm_keepalive(now);
+        Ok(session)
+    }
+
+    /// Feeds bytes read from the connection; any split is fine.
+    ///
+    /// On a fatal error (malformed bytes, a protocol violation, a failed
+    /// handshake, a GOAWAY with an error code) the session queues a GOAWAY
+    /// (unless the peer sent one), emits [`Event::Failed`], returns the
+    /// error, and from then on returns the same error without reading
+    /// input. After a clean end (GOAWAY either way) input is ignored.
+    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) -> Result<(), Error> {
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
+        if self.phase == Phase::Ended || bytes.is_empty() {
+            return Ok(());
+        }
+        self.keepalive_probe = false;
+        self.arm_keepalive(now);
+        let mut input = bytes;
+        loop {
+            let limit = match self.phase {
+                Phase::Handshake => HELLO_MAX_LEN,
+                _ => self.config.max_frame_size,
+            };
+            match self.deframer.poll(&mut input, limit) {
+                Ok(Some((head, payload))) => {
+                    if let Err(error) = self.handle_frame(now, head, payload) {
+                        return Err(self.fail(error));
+                    }
+                    if self.phase == Phase::Ended {
+                        return Ok(());
+                    }
+                }
+                Ok(None) => return Ok(()),
+                Err(error) => return Err(self.fail(error)),
+            }
+        }
+    }
+
+    /// The next event, if any. Drain after every `handle_*` or API call.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called;
+    /// `None` when no timer is armed.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_timeout()
+    }
+
+    /// Runs the timers due at `now`: a missing HELLO fails the session with
+    /// [`Error::HandshakeTimeout`]; a quiet keepalive interval sends a PING,
+    /// and a second one fails with [`Error::KeepaliveTimeout`]. Calling it
+    /// early is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        if self.timers.is_expired(Timer::Handshake, now) {
+            self.fail(Error::HandshakeTimeout(self.config.handshake_timeout));
+            return;
+        }
+        if self.timers.is_expired(Timer::Keepalive, now) {
+            let Some(interval) = self.config.keepalive else {
+                self.timers.stop(Timer::Keepalive);
+                return;
+            };
+            if self.keepalive_probe {
+                self.fail(Error::KeepaliveTimeout(interval));
+                return;
+            }
+            tracing::trace!("keepalive: sending PING");
+            self.ping(now);
+            self.keepalive_probe = true;
+            self.timers.set(Timer::Keepalive, now + interval);
+        }
+    }
+
+    /// Takes every byte queued for the connection (frames are batched), or
+    /// `None` if there are none. Write all of it, in order, before the next
+    /// call's bytes.
+    ///
+    /// The buffer is split off, not copied; once the driver drops the
+    /// returned `Bytes`, its memory is reused, so steady state does not
+    /// allocate.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if self.transmit.is_empty() {
+            return None;
+        }
+        self.ack_queued = false;
+        Some(self.transmit.split().freeze())
+    }
+
+    /// Bytes queued for the connection and not yet taken.
+    #[must_use]
+    pub fn transmit_len(&self) -> usize {
+        self.transmit.len()
+    }
+
+    /// Opens a stream of `kind` and queues its OPEN; data may follow at once
+    /// (no round trip). `top_level` streams land in the peer's accept queue;
+    /// others are nested attachments that a following message on another
+    /// stream must reference (queue that message after this call: the OPEN
+    /// then precedes it on the wire).
+    ///
+    /// Fails if the session has ended or the peer's `MAX_STREAMS` is
+    /// reached (known once its HELLO has arrived; before that the peer
+    /// refuses excess streams with RESET `REFUSED`).
+    pub fn open(&mut self, kind: StreamKind, top_level: bool) -> Result<StreamId, StreamError> {
+        self.check_live()?;
+        if self.local_open >= self.peer.max_streams {
+            return Err(StreamError::StreamLimit {
+                max: self.peer.max_streams,
+            });
+        }
+        let id = StreamId(self.next_local);
+        self.next_local = self.next_local.checked_add(2).ok_or(StreamError::IdsExhausted)?;
+        let stream = Stream::new(kind, true, top_level, self.peer.initial_window, self.config.initial_window);
+        self.streams.insert(id, stream);
+        self.local_open += 1;
+        Open {
+            stream: id,
+            kind,
+            top_level,
+        }
+        .encode(&mut self.transmit);
+        tracing::trace!(%id, ?kind, top_level, "open");
+        Ok(id)
+    }
+
+    /// Queues `payload` as one DATA frame on `id` (one message, or one chunk
+    /// of a byte stream).
+    ///
+    /// Fails with [`SendError::Blocked`] when the stream's credit is ≤ 0
+    /// (retry after [`Event::Credit`] for `id`), [`SendError::TooLarge`] when
+    /// the payload exceeds the peer's `MAX_FRAME_SIZE`, and
+    /// [`SendError::Stream`] when we cannot send on `id`. Nothing is queued
+    /// on failure.
+    pub fn send_data(&mut self, id: StreamId, payload: &[u8]) -> Result<(), SendError> {
+        self.check_send::<Infallible>(id)?;
+        if payload.len() > self.peer_frame_limit() {
+            return Err(self.too_large(id, payload.len()));
+        }
+        self.send_data_with(id, |buf| {
+            buf.extend_from_slice(payload);
+            Ok(())
+        })
+    }
+
+    /// Encodes a DATA frame straight into the transmit buffer: writes the
+    /// head, calls `f` with an empty buffer to append the payload to, then
+    /// patches the length. If `f` fails or the payload exceeds the peer's
+    /// `MAX_FRAME_SIZE`, the transmit buffer is rolled back and the error
+    /// returned. Fails with [`SendError::Blocked`] before calling `f` when
+    /// credit is ≤ 0.
+    ///
+    /// `f` sees only its own payload (not the frames queued before it).
+    pub fn send_data_with<E>(
+        &mut self,
+        id: StreamId,
+        f: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<(), SendError<E>> {
+        self.check_send(id)?;
+        let start = self.transmit.len();
+        frame::put_head(&mut self.transmit, FrameType::DATA, 0, id, 0);
+        self.transmit.reserve(SEND_RESERVE);
+        let mut body = self.transmit.split_off(self.transmit.len());
+        let result = f(&mut body);
+        let len = body.len();
+        self.transmit.unsplit(body);
+        if let Err(e) = result {
+            self.transmit.truncate(start);
+            return Err(SendError::Encode(e));
+        }
+        let Ok(length) = u32::try_from(len) else {
+            self.transmit.truncate(start);
+            return Err(self.too_large(id, len));
+        };
+        if len > self.peer_frame_limit() {
+            self.transmit.truncate(start);
+            return Err(self.too_large(id, len));
+        }
+        if let Some(dst) = self.transmit.get_mut(start..start + 4) {
+            dst.copy_from_slice(&length.to_be_bytes());
+        }
+        if let Some(stream) = self.streams.get_mut(&id) {
+            stream.send.consume(len);
+        }
+        Ok(())
+    }
+
+    /// Our current credit on `id` (negative in overdraft); 0 if we do not
+    /// send on `id` or it has ended.
+    #[must_use]
+    pub fn send_credit(&self, id: StreamId) -> i64 {
+        self.streams
+            .get(&id)
+            .filter(|s| s.we_send() && s.can_send())
+            .map_or(0, |s| s.send.get())
+    }
+
+    /// The application consumed `n` bytes received on `id`. Once half a
+    /// window has accumulated, a CREDIT is queued. Ignored for streams that
+    /// have ended; `n` is clamped to what was received and not yet consumed.
+    pub fn consumed(&mut self, id: StreamId, n: usize) {
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return;
+        };
+        if !stream.peer_sends() || !stream.peer_can_send() || self.phase == Phase::Ended {
+            return;
+        }
+        if let Some(mut increment) = stream.recv.consumed(u64::try_from(n).unwrap_or(u64::MAX)) {
+            while increment > 0 {
+                let chunk = u32::try_from(increment).unwrap_or(u32::MAX);
+                Credit {
+                    stream: id,
+                    increment: chunk,
+                }
+                .encode(&mut self.transmit);
+                increment -= u64::from(chunk);
+            }
+        }
+    }
+
+    /// A decoded message referenced `id`, a nested stream the peer opened:
+    /// marks it claimed (it no longer counts against `MAX_PENDING_OPENS`)
+    /// and returns its kind. The stream may already have ended (its events
+    /// were delivered before the message); it is then released.
+    ///
+    /// Fails with [`StreamError::UnknownReference`] (the peer's fault: reset
+    /// the referencing stream with `UNKNOWN_REFERENCE`) if `id` is not an
+    /// unclaimed nested stream opened by the peer.
+    pub fn claim(&mut self, id: StreamId) -> Result<StreamKind, StreamError> {
+        self.check_live()?;
+        match self.streams.get_mut(&id) {
+            Some(stream) if stream.pending => {
+                stream.pending = false;
+                self.pending -= 1;
+                let kind = stream.kind;
+                self.settle(id);
+                Ok(kind)
+            }
+            _ => Err(StreamError::UnknownReference(id)),
+        }
+    }
+
+    /// Queues CLOSE on `id`: we send no more data on it (clean end of our
+    /// sending half). A no-op if the stream has already ended or our half is
+    /// already closed. Fails if we never send on `id`.
+    pub fn close(&mut self, id: StreamId) -> Result<(), StreamError> {
+        self.check_live()?;
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return self.ended_or_unknown(id);
+        };
+        if !stream.we_send() {
+            return Err(StreamError::NotSender(id));
+        }
+        if !stream.can_send() {
+            return Ok(());
+        }
+        stream.send_close();
+        Close { stream: id }.encode(&mut self.transmit);
+        self.settle(id);
+        Ok(())
+    }
+
+    /// Queues RESET on `id` with `code` and `reason` (cut to 256 bytes) and
+    /// forgets the stream. From a data sender it says "the channel broke",
+    /// from a data receiver "stop sending" (use [`ErrorCode::CANCEL`]).
+    /// Also releases an unclaimed nested stream. A no-op for streams that
+    /// have ended and for unknown ids.
+    pub fn reset(&mut self, id: StreamId, code: ErrorCode, reason: &str) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return;
+        };
+        if stream.pending {
+            stream.pending = false;
+            self.pending -= 1;
+        }
+        if !stream.is_closed() {
+            stream.state = stream::State::Closed;
+            Reset {
+                stream: id,
+                code,
+                reason: frame::truncate_reason(reason).to_owned(),
+            }
+            .encode(&mut self.transmit);
+        }
+        self.settle(id);
+    }
+
+    /// Queues a PING; the reply produces [`Event::PingAck`] with the round
+    /// trip time measured from `now`.
+    pub fn ping(&mut self, now: Instant) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        self.ping_seq = self.ping_seq.wrapping_add(1);
+        let payload = self.ping_seq.to_be_bytes();
+        self.last_ping = Some((payload, now));
+        Ping { ack: false, payload }.encode(&mut self.transmit);
+    }
+
+    /// Queues a GOAWAY and ends the session: nothing more is sent or read.
+    /// Write out [`poll_transmit`](Self::poll_transmit), then close the
+    /// connection. Use [`ErrorCode::NO_ERROR`] for a clean shutdown.
+    pub fn goaway(&mut self, code: ErrorCode, reason: &str) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        GoAway {
+            code,
+            reason: frame::truncate_reason(reason).to_owned(),
+        }
+        .encode(&mut self.transmit);
+        self.end();
+    }
+
+    /// The negotiated codec, once the handshake is done.
+    #[must_use]
+    pub fn codec(&self) -> Option<&str> {
+        self.codec.as_deref()
+    }
+
+    /// The peer's limits, once the handshake is done.
+    #[must_use]
+    pub fn peer_settings(&self) -> Option<&PeerSettings> {
+        self.codec.as_ref().map(|_| &self.peer)
+    }
+
+    /// Our role.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether the session has ended (GOAWAY sent or received, or failed).
+    #[must_use]
+    pub fn is_ended(&self) -> bool {
+        self.phase == Phase::Ended
+    }
+
+    /// Streams open now, opened by either side (a stream stops counting
+    /// when both its sending halves have ended).
+    #[must_use]
+    pub fn stream_count(&self) -> usize {
+        usize::try_from(self.local_open.saturating_add(self.remote_open)).unwrap_or(usize::MAX)
+    }
+
+    /// Peer-opened nested streams not yet claimed.
+    #[must_use]
+    pub fn pending_count(&self) -> usize {
+        usize::try_from(self.pending).unwrap_or(usize::MAX)
+    }
+
+    // ---- internals shared with recv.rs ----
+
+    fn check_live(&self) -> Result<(), StreamError> {
+        if self.phase == Phase::Ended {
+            Err(StreamError::SessionEnded)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn is_local_id(&self, id: StreamId) -> bool {
+        id.opener() == self.role
+    }
+
+    /// For an id with no stream entry: ended (no-op) or never opened.
+    fn ended_or_unknown(&self, id: StreamId) -> Result<(), StreamError> {
+        let opened = if self.is_local_id(id) {
+            id.0 < self.next_local
+        } else {
+            id.0 <= self.highest_peer
+        };
+        if opened && !id.is_session() {
+            Ok(())
+        } else {
+            Err(StreamError::UnknownStream(id))
+        }
+    }
+
+    fn check_send<E>(&mut self, id: StreamId) -> Result<(), SendError<E>> {
+        self.check_live()?;
+        let Some(stream) = self.streams.get_mut(&id) else {
+            self.ended_or_unknown(id)?;
+            return Err(StreamError::Finished(id).into());
+        };
+        if !stream.we_send() {
+            return Err(StreamError::NotSender(id).into());
+        }
+        if stream.is_closed() {
+            return Err(StreamError::Finished(id).into());
+        }
+        if !stream.can_send() {
+            return Err(StreamError::NotSender(id).into());
+        }
+        if !stream.send.can_send() {
+            stream.blocked = true;
+            return Err(SendError::Blocked);
+        }
+        Ok(())
+    }
+
+    fn peer_frame_limit(&self) -> usize {
+        usize::try_from(self.peer.max_frame_size).unwrap_or(usize::MAX)
+    }
+
+    /// Before the peer's HELLO the frame limit is only assumed: wait for
+    /// `Ready` (an `Event::Credit` follows). After it, the limit is final.
+    fn too_large<E>(&mut self, id: StreamId, len: usize) -> SendError<E> {
+        if self.phase == Phase::Handshake {
+            if let Some(stream) = self.streams.get_mut(&id) {
+                stream.blocked = true;
+            }
+            SendError::Blocked
+        } else {
+            SendError::TooLarge {
+                len,
+                max: self.peer.max_frame_size,
+            }
+        }
+    }
+
+    /// Updates counters after `id` may have reached `Closed`, and forgets it
+    /// unless it is still pending a claim.
+    fn settle(&mut self, id: StreamId) {
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return;
+        };
+        if !stream.is_closed() {
+            return;
+        }
+        if stream.counted {
+            stream.counted = false;
+            if stream.local {
+                self.local_open -= 1;
+            } else {
+                self.remote_open -= 1;
+            }
+        }
+        if !stream.pending {
+            self.streams.remove(&id);
+        }
+    }
+
+    fn arm_keepalive(&mut self, now: Instant) {
+        if let Some(interval) = self.config.keepalive {
+            self.timers.set(Timer::Keepalive, now + interval);
+        }
+    }
+
+    fn end(&mut self) {
+        self.phase = Phase::Ended;
+        self.timers.stop_all();
+    }
+
+    /// Ends the session with `error`: queues GOAWAY (unless the peer sent
+    /// one), records and reports the error.
+    fn fail(&mut self, error: Error) -> Error {
+        tracing::debug!(%error, code = %error.code(), "session failed");
+        if !error.is_remote() {
+            GoAway {
+                code: error.code(),
+                reason: frame::truncate_reason(&error.to_string()).to_owned(),
+            }
+            .encode(&mut self.transmit);
+        }
+        self.end();
+        self.error = Some(error.clone());
+        self.events.push_back(Event::Failed(error.clone()));
+        error
+    }
+}

@@ -1,0 +1,79 @@
+//! # libchan: channels like Go's, over the network
+//!
+//! Typed [`Sender`]/[`Receiver`] channels that work the same in memory and
+//! across a connection. Messages are ordinary Rust values; they may carry
+//! further channel ends and byte streams at any depth, so a request brings
+//! its own reply channel, its own stdin/stdout, its own event feed.
+//!
+//! Pick the pieces with cargo features: one per codec (`json`) and one per
+//! transport (`inmem`), for example
+//! `libchan = { version = "0.1", features = ["json", "inmem"] }`.
+//!
+//! ## Request/response
+//!
+//! ```
+//! use libchan::{Request, SessionExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Two connected sessions; over TCP or a unix socket only this line changes.
+//! let (client, server) = libchan::inmem::pair();
+//!
+//! // The server answers every request on the reply channel it carries.
+//! tokio::spawn(async move {
+//!     let mut requests = server
+//!         .accept::<Request<String, String>>()
+//!         .await?
+//!         .expect("the client opens a channel");
+//!     while let Some(req) = requests.recv().await? {
+//!         let answer = format!("hello, {}", req.body);
+//!         req.respond(answer).await?;
+//!     }
+//!     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+//! });
+//!
+//! // The client opens a channel and calls: a fresh reply channel per request.
+//! let service = client.open::<Request<String, String>>()?;
+//! let answer = service.call("world".to_string()).await?;
+//! assert_eq!(answer, "hello, world");
+//! # Ok(()) }
+//! ```
+//!
+//! ## The untyped message of the original libchan
+//!
+//! [`Message`] carries data bytes, an optional [`ByteStream`] and an optional
+//! return channel; [`Sender::send_ret`] is the original `RetPipe`.
+//!
+//! ## Semantics in one paragraph
+//!
+//! `send` waits while the receiver is slow (bounded buffers and per-channel
+//! credit); `recv` returns `Ok(None)` after a clean close (the last sender
+//! dropped) and an error when the channel broke (session lost, peer reset,
+//! undecodable message). Ordered per channel, never duplicated; in memory
+//! exactly once; over a connection, messages may be lost only when the
+//! connection dies, and then every affected handle reports it.
+
+#![deny(missing_docs)]
+
+pub use libchan_core::{
+    nest, pipe, pipe_with_capacity, transport, BoxError, ByteStream, ChannelError, Codec,
+    CodecError, DuplexIo, Initiator, LimitError, Message, NestError, Payload, Receiver, Request,
+    SendFuture, Sender, Session, SessionError, SessionExt, SessionId, SessionStats,
+    DEFAULT_CAPACITY,
+};
+
+/// Codecs, one per feature.
+pub mod codec {
+    pub use libchan_core::codec::{Codec, Payload, SerdeCodec};
+
+    #[cfg(feature = "json")]
+    #[doc(inline)]
+    pub use libchan_codec_json::Json;
+}
+
+/// The in-process transport: a connected pair of sessions.
+#[cfg(feature = "inmem")]
+pub mod inmem {
+    #[doc(inline)]
+    pub use libchan_transport_inmem::{pair, pair_with_config, Config, InmemSession};
+}
