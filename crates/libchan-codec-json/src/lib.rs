@@ -60,7 +60,9 @@ impl SerdeCodec for Json {
     fn decode(
         &self,
         bytes: &[u8],
-        visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<(), erased_serde::Error>,
+        visit: &mut dyn FnMut(
+            &mut dyn erased_serde::Deserializer<'_>,
+        ) -> Result<(), erased_serde::Error>,
     ) -> Result<(), CodecError> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         {

@@ -174,18 +174,33 @@ pub async fn nested_ends_round_trip(codec: &dyn Codec) {
     );
     let back: Deep = decode_loopback(codec, &bytes, table.clone()).expect("decodes");
     assert!(
-        table.lock().unwrap_or_else(PoisonError::into_inner).is_empty(),
+        table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty(),
         "every reference resolved"
     );
     assert_eq!(back.label, "deep");
     let inner = back.inner.into_iter().nth(1).flatten().expect("inner");
     inner.tx.send(1).await.expect("nested sender is live");
-    assert_eq!(within("answer", answer_rx.recv()).await.expect("recv"), Some(1));
-    back.by_name["named"].send(2).await.expect("map sender is live");
-    assert_eq!(within("named", named_rx.recv()).await.expect("recv"), Some(2));
+    assert_eq!(
+        within("answer", answer_rx.recv()).await.expect("recv"),
+        Some(1)
+    );
+    back.by_name["named"]
+        .send(2)
+        .await
+        .expect("map sender is live");
+    assert_eq!(
+        within("named", named_rx.recv()).await.expect("recv"),
+        Some(2)
+    );
     feed_tx.send("x".into()).await.expect("send");
     let mut rx = inner.rx.expect("receiver");
-    assert_eq!(within("feed", rx.recv()).await.expect("recv"), Some("x".into()));
+    assert_eq!(
+        within("feed", rx.recv()).await.expect("recv"),
+        Some("x".into())
+    );
 }
 
 /// The seed's message, with a byte stream and a return channel, round-trips.
@@ -203,7 +218,10 @@ pub async fn seed_message_round_trips(codec: &dyn Codec) {
         .send(Message::new("ok"))
         .await
         .expect("ret is live");
-    let got = within("reply", ret_rx.recv()).await.expect("recv").expect("msg");
+    let got = within("reply", ret_rx.recv())
+        .await
+        .expect("recv")
+        .expect("msg");
     assert_eq!(&got.data[..], b"ok");
 }
 
@@ -222,7 +240,10 @@ pub fn end_outside_a_session_is_an_error(codec: &dyn Codec) {
     let (tx, _rx) = pipe::<u64>();
     let mut out = Vec::new();
     let result = tx.encode(codec, &mut out);
-    assert!(result.is_err(), "a Sender has no wire form outside a session");
+    assert!(
+        result.is_err(),
+        "a Sender has no wire form outside a session"
+    );
 }
 
 /// Garbage, truncated input and trailing bytes give errors, never panics.

@@ -65,7 +65,10 @@ impl ByteStream {
     /// Takes the IO object out (the stream is being sent); `None` if it was
     /// already sent.
     pub fn take_io(&self) -> Option<Pin<Box<dyn DuplexIo>>> {
-        self.io.lock().unwrap_or_else(PoisonError::into_inner).take()
+        self.io
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// True if this stream was already sent (its IO moved elsewhere).

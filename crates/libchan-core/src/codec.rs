@@ -56,7 +56,9 @@ pub trait SerdeCodec: Send + Sync {
     fn decode(
         &self,
         bytes: &[u8],
-        visit: &mut dyn FnMut(&mut dyn erased_serde::Deserializer<'_>) -> Result<(), erased_serde::Error>,
+        visit: &mut dyn FnMut(
+            &mut dyn erased_serde::Deserializer<'_>,
+        ) -> Result<(), erased_serde::Error>,
     ) -> Result<(), CodecError>;
 }
 

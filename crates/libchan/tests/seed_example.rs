@@ -27,9 +27,15 @@ async fn seed_readme_client_and_server() {
     });
 
     // Send a message, indicate that we want a return channel to be automatically created
-    let mut ret1 = ch.send_ret(Message::new("request 1!")).await.expect("send 1");
+    let mut ret1 = ch
+        .send_ret(Message::new("request 1!"))
+        .await
+        .expect("send 1");
     // Send another message on the same channel
-    let mut ret2 = ch.send_ret(Message::new("request 2!")).await.expect("send 2");
+    let mut ret2 = ch
+        .send_ret(Message::new("request 2!"))
+        .await
+        .expect("send 2");
     // Wait for an answer from the first request.
     let msg = ret1.recv().await.expect("recv 1").expect("an answer");
     assert_eq!(&msg.data[..], b"this is an extremely useful response");

@@ -10,7 +10,9 @@ pub async fn top_level_channels_from_either_side<H: Harness>(h: &H) {
     let (dialer, acceptor) = h.pair().await;
 
     let tx = dialer.open::<String>().expect("dialer opens a channel");
-    tx.send("from dialer".into()).await.expect("send on dialer's channel");
+    tx.send("from dialer".into())
+        .await
+        .expect("send on dialer's channel");
     let mut rx = within("acceptor accepting", acceptor.accept::<String>())
         .await
         .expect("accept")
@@ -21,7 +23,9 @@ pub async fn top_level_channels_from_either_side<H: Harness>(h: &H) {
     );
 
     let tx = acceptor.open::<String>().expect("acceptor opens a channel");
-    tx.send("from acceptor".into()).await.expect("send on acceptor's channel");
+    tx.send("from acceptor".into())
+        .await
+        .expect("send on acceptor's channel");
     let mut rx = within("dialer accepting", dialer.accept::<String>())
         .await
         .expect("accept")
@@ -74,7 +78,9 @@ pub async fn dropping_the_last_sender_closes_cleanly<H: Harness>(h: &H) {
     assert_eq!(within("recv 2", rx.recv()).await.expect("recv"), Some(2));
     drop(tx2);
     assert_eq!(
-        within("the close", rx.recv()).await.expect("a clean close is not an error"),
+        within("the close", rx.recv())
+            .await
+            .expect("a clean close is not an error"),
         None
     );
 }

@@ -52,13 +52,22 @@ async fn nested_one_way<S: libchan_core::Session>(from: &S, to: &S) {
 
     // The nested sender works, toward its origin.
     inner.tx.send(41).await.expect("send on nested sender");
-    assert_eq!(within("answer", answer_rx.recv()).await.expect("recv"), Some(41));
+    assert_eq!(
+        within("answer", answer_rx.recv()).await.expect("recv"),
+        Some(41)
+    );
     let named = deep.by_name.get("named").expect("map value");
     named.send(42).await.expect("send on a sender from a map");
-    assert_eq!(within("named", named_rx.recv()).await.expect("recv"), Some(42));
+    assert_eq!(
+        within("named", named_rx.recv()).await.expect("recv"),
+        Some(42)
+    );
 
     // The nested receiver works, from its origin.
-    feed_tx.send("fed".into()).await.expect("send into nested receiver");
+    feed_tx
+        .send("fed".into())
+        .await
+        .expect("send into nested receiver");
     let mut feed = inner.rx.take().expect("receiver");
     assert_eq!(
         within("fed", feed.recv()).await.expect("recv"),
@@ -70,8 +79,14 @@ async fn nested_one_way<S: libchan_core::Session>(from: &S, to: &S) {
     // And closing propagates back through nested ends.
     drop(inner);
     drop(deep.by_name);
-    assert_eq!(within("answer end", answer_rx.recv()).await.expect("clean"), None);
-    assert_eq!(within("named end", named_rx.recv()).await.expect("clean"), None);
+    assert_eq!(
+        within("answer end", answer_rx.recv()).await.expect("clean"),
+        None
+    );
+    assert_eq!(
+        within("named end", named_rx.recv()).await.expect("clean"),
+        None
+    );
 }
 
 /// `Request<Q, R>::call` gets its answer over the session, from either side.
@@ -96,7 +111,9 @@ pub async fn reply_channels_answer_requests<H: Harness>(h: &H) {
             assert_eq!(n, word.len());
         }
         drop(requests);
-        within("responder end", responder).await.expect("responder task");
+        within("responder end", responder)
+            .await
+            .expect("responder task");
     }
 }
 
@@ -116,8 +133,14 @@ pub async fn seed_message_request_response<H: Harness>(h: &H) {
                 .expect("respond");
         }
     });
-    let mut ret1 = ch.send_ret(Message::new("request 1!")).await.expect("send 1");
-    let mut ret2 = ch.send_ret(Message::new("request 2!")).await.expect("send 2");
+    let mut ret1 = ch
+        .send_ret(Message::new("request 1!"))
+        .await
+        .expect("send 1");
+    let mut ret2 = ch
+        .send_ret(Message::new("request 2!"))
+        .await
+        .expect("send 2");
     for ret in [&mut ret1, &mut ret2] {
         let msg = within("reply", ret.recv())
             .await
@@ -220,7 +243,10 @@ pub async fn end_sent_back_reaches_its_owner_directly<H: Harness>(h: &H) {
         streams_after.0 <= streams_before.0 && streams_after.1 <= streams_before.1,
         "returning an end must not open streams: before {streams_before:?}, after {streams_after:?}"
     );
-    home.tx.send("home".into()).await.expect("send on the returned end");
+    home.tx
+        .send("home".into())
+        .await
+        .expect("send on the returned end");
     assert_eq!(
         within("recv", rx.recv()).await.expect("recv"),
         Some("home".into())

@@ -16,7 +16,11 @@ pub async fn thousand_concurrent_channels<H: Harness>(h: &H) {
     let (dialer, acceptor) = h.pair().await;
     let mut senders = Vec::new();
     for _ in 0..CHANNELS {
-        senders.push(dialer.open::<Numbered>().expect("open one of 1000 channels"));
+        senders.push(
+            dialer
+                .open::<Numbered>()
+                .expect("open one of 1000 channels"),
+        );
     }
     let mut tasks = Vec::new();
     for (i, tx) in senders.into_iter().enumerate() {
@@ -101,10 +105,13 @@ pub async fn slow_receiver_makes_the_sender_wait<H: Harness>(h: &H) {
             got += 1;
         }
     };
-    within("the blocked send to complete once the receiver reads", async {
-        let (r, ()) = tokio::join!(blocked_send, reader);
-        r.expect("blocked send completes");
-    })
+    within(
+        "the blocked send to complete once the receiver reads",
+        async {
+            let (r, ()) = tokio::join!(blocked_send, reader);
+            r.expect("blocked send completes");
+        },
+    )
     .await;
 }
 

@@ -135,7 +135,11 @@ impl<T: Send + 'static> Future for SendFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        match this.sender.chan.poll_send(cx, &mut this.value, &mut this.waiter) {
+        match this
+            .sender
+            .chan
+            .poll_send(cx, &mut this.value, &mut this.waiter)
+        {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Ready(Ok(pushed)) => {

@@ -78,15 +78,20 @@ pub(crate) struct State<T> {
 pub(crate) enum Pushed<T> {
     /// Nothing more to do.
     Done,
+    /// The local receiver is waiting: wake it.
+    Wake(Waker),
     /// The consumer is a drain: pump it.
     Pump(PumpFn<T>),
 }
 
 impl<T> Pushed<T> {
-    /// Runs the pump, if one is due. Call without holding the channel lock.
+    /// Wakes or pumps the consumer, if due. Call without holding the
+    /// channel lock, so the woken task does not find it taken.
     pub(crate) fn run(self, chan: &Arc<Chan<T>>) {
-        if let Pushed::Pump(pump) = self {
-            pump(chan);
+        match self {
+            Pushed::Done => {}
+            Pushed::Wake(waker) => waker.wake(),
+            Pushed::Pump(pump) => pump(chan),
         }
     }
 }
@@ -162,7 +167,11 @@ impl<T> Chan<T> {
 
     /// Enqueues a value that arrived from a session, bypassing the capacity
     /// (the credit window it was granted bounds it instead).
-    pub(crate) fn push_fed(&self, value: T, credit: CreditToken) -> Result<Pushed<T>, ChannelError> {
+    pub(crate) fn push_fed(
+        &self,
+        value: T,
+        credit: CreditToken,
+    ) -> Result<Pushed<T>, ChannelError> {
         let mut st = self.lock();
         if matches!(st.consumer, Consumer::Gone) {
             return Err(st.error.clone().unwrap_or(ChannelError::Closed));
@@ -272,12 +281,10 @@ impl<T> State<T> {
     /// Wakes or pumps the consumer after something changed for it.
     fn after_push(&mut self) -> Pushed<T> {
         match &self.consumer {
-            Consumer::Local => {
-                if let Some(w) = self.rx_waker.take() {
-                    w.wake();
-                }
-                Pushed::Done
-            }
+            Consumer::Local => match self.rx_waker.take() {
+                Some(w) => Pushed::Wake(w),
+                None => Pushed::Done,
+            },
             Consumer::Drain { pump, .. } => Pushed::Pump(*pump),
             Consumer::Exporting | Consumer::Gone => Pushed::Done,
         }

@@ -29,7 +29,10 @@ fn send_waits_when_the_pipe_is_full_and_resumes_after_a_recv() {
     assert!(poll_once(tx.send(1)).is_ready());
     assert!(poll_once(tx.send(2)).is_ready());
     let mut third = Box::pin(tx.send(3));
-    assert!(poll_once(third.as_mut()).is_pending(), "a full pipe makes send wait");
+    assert!(
+        poll_once(third.as_mut()).is_pending(),
+        "a full pipe makes send wait"
+    );
     assert_eq!(rx.try_recv().expect("recv"), Some(1));
     assert!(matches!(poll_once(third.as_mut()), Poll::Ready(Ok(()))));
     assert_eq!(rx.try_recv().expect("recv"), Some(2));
@@ -99,7 +102,10 @@ fn receiver_is_a_stream_that_ends_after_close() {
     drop(tx);
     let mut cx = Context::from_waker(Waker::noop());
     let mut rx = std::pin::Pin::new(&mut rx);
-    assert!(matches!(rx.as_mut().poll_next(&mut cx), Poll::Ready(Some(Ok(5)))));
+    assert!(matches!(
+        rx.as_mut().poll_next(&mut cx),
+        Poll::Ready(Some(Ok(5)))
+    ));
     assert!(matches!(rx.as_mut().poll_next(&mut cx), Poll::Ready(None)));
     assert!(matches!(rx.as_mut().poll_next(&mut cx), Poll::Ready(None)));
 }
@@ -227,7 +233,10 @@ fn a_drained_channel_encodes_on_send_and_waits_for_credit() {
     assert!(poll_once(tx.send(Num(2))).is_ready());
     assert!(poll_once(tx.send(Num(3))).is_ready());
     let mut fourth = Box::pin(tx.send(Num(4)));
-    assert!(poll_once(fourth.as_mut()).is_pending(), "no credit and a full queue");
+    assert!(
+        poll_once(fourth.as_mut()).is_pending(),
+        "no credit and a full queue"
+    );
     sink.grant(2);
     assert_eq!(sink.sent(), vec![1, 2, 3], "credit pumps in order");
     assert!(poll_once(fourth.as_mut()).is_ready());
@@ -236,7 +245,10 @@ fn a_drained_channel_encodes_on_send_and_waits_for_credit() {
     assert_eq!(sink.sent(), vec![1, 2, 3, 4]);
     assert!(!sink.closed.load(Ordering::SeqCst));
     drop(tx);
-    assert!(sink.closed.load(Ordering::SeqCst), "the last sender closes the stream");
+    assert!(
+        sink.closed.load(Ordering::SeqCst),
+        "the last sender closes the stream"
+    );
 }
 
 #[test]

@@ -63,9 +63,12 @@ impl Serialize for ByteStream {
                 "this byte stream was already sent".into(),
             ))
         })?;
-        export(OutgoingEnd::Stream(ByteStream::from_pinned(io)), "ByteStream")
-            .map_err(S::Error::custom)?
-            .serialize(s)
+        export(
+            OutgoingEnd::Stream(ByteStream::from_pinned(io)),
+            "ByteStream",
+        )
+        .map_err(S::Error::custom)?
+        .serialize(s)
     }
 }
 

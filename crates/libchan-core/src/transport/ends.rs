@@ -88,7 +88,7 @@ pub struct ExportedReceiver(Option<Box<dyn ErasedReceiver>>);
 trait ErasedReceiver: Send {
     fn breaker(&self) -> Breaker;
     fn attach(&self, sink: Arc<dyn StreamSink>);
-    fn into_any(&self) -> Box<dyn Any + Send>;
+    fn to_local(&self) -> Box<dyn Any + Send>;
     fn cancel(&self);
 }
 
@@ -111,7 +111,7 @@ impl<T: Payload> ErasedReceiver for TypedReceiver<T> {
         sink.attach_drain(handle);
     }
 
-    fn into_any(&self) -> Box<dyn Any + Send> {
+    fn to_local(&self) -> Box<dyn Any + Send> {
         self.0.lock().consumer = Consumer::Local;
         Box::new(Receiver::from_chan(self.0.clone()))
     }
@@ -166,7 +166,7 @@ impl ExportedReceiver {
     /// The live `Receiver<T>`, for transports that move ends without encoding.
     pub fn into_any(mut self) -> Box<dyn Any + Send> {
         match self.0.take() {
-            Some(inner) => inner.into_any(),
+            Some(inner) => inner.to_local(),
             None => Box::new(()),
         }
     }
@@ -194,8 +194,12 @@ impl fmt::Debug for ExportedReceiver {
 pub struct Feed(Box<dyn ErasedFeed>);
 
 trait ErasedFeed: Send + Sync {
-    fn deliver(&self, codec: &dyn Codec, bytes: &[u8], credit: CreditToken)
-        -> Result<(), ChannelError>;
+    fn deliver(
+        &self,
+        codec: &dyn Codec,
+        bytes: &[u8],
+        credit: CreditToken,
+    ) -> Result<(), ChannelError>;
     fn fail(&self, err: ChannelError);
     fn sender_any(&self) -> Box<dyn Any + Send>;
 }
@@ -211,8 +215,7 @@ impl<T: Payload> ErasedFeed for TypedFeed<T> {
         bytes: &[u8],
         credit: CreditToken,
     ) -> Result<(), ChannelError> {
-        let value =
-            T::decode(codec, bytes).map_err(|e| ChannelError::Decode(Arc::new(e)))?;
+        let value = T::decode(codec, bytes).map_err(|e| ChannelError::Decode(Arc::new(e)))?;
         let pushed = self.sender.chan.push_fed(value, credit)?;
         pushed.run(&self.sender.chan);
         Ok(())
@@ -391,12 +394,13 @@ impl<T: Payload> Sender<T> {
     /// Builds the typed sender for an end that arrived.
     pub fn from_incoming(end: IncomingEnd) -> Result<Self, NestError> {
         match end {
-            IncomingEnd::Local(any) => any
-                .downcast::<Sender<T>>()
-                .map(|b| *b)
-                .map_err(|_| NestError::TypeMismatch {
-                    expected: std::any::type_name::<Sender<T>>(),
-                }),
+            IncomingEnd::Local(any) => {
+                any.downcast::<Sender<T>>()
+                    .map(|b| *b)
+                    .map_err(|_| NestError::TypeMismatch {
+                        expected: std::any::type_name::<Sender<T>>(),
+                    })
+            }
             IncomingEnd::Outbound(sink) => {
                 let chan = Chan::new(
                     crate::DEFAULT_CAPACITY,
@@ -406,9 +410,7 @@ impl<T: Payload> Sender<T> {
                         pump: pump::<T>,
                     },
                 );
-                sink.attach_drain(DrainHandle(
-                    Arc::downgrade(&chan) as Weak<dyn ErasedDrain>
-                ));
+                sink.attach_drain(DrainHandle(Arc::downgrade(&chan) as Weak<dyn ErasedDrain>));
                 Ok(Sender { chan })
             }
             IncomingEnd::Inbound(_) => Err(NestError::WrongKind {
@@ -427,12 +429,13 @@ impl<T: Payload> Receiver<T> {
     /// Builds the typed receiver for an end that arrived.
     pub fn from_incoming(end: IncomingEnd) -> Result<Self, NestError> {
         match end {
-            IncomingEnd::Local(any) => any
-                .downcast::<Receiver<T>>()
-                .map(|b| *b)
-                .map_err(|_| NestError::TypeMismatch {
-                    expected: std::any::type_name::<Receiver<T>>(),
-                }),
+            IncomingEnd::Local(any) => {
+                any.downcast::<Receiver<T>>()
+                    .map(|b| *b)
+                    .map_err(|_| NestError::TypeMismatch {
+                        expected: std::any::type_name::<Receiver<T>>(),
+                    })
+            }
             IncomingEnd::Inbound(slot) => {
                 let chan = Chan::new(crate::DEFAULT_CAPACITY, 1, Consumer::Local);
                 let sender = Sender { chan: chan.clone() };

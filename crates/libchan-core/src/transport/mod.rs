@@ -39,7 +39,7 @@ mod ends;
 mod session;
 
 pub use ends::{
-    Breaker, DrainHandle, ExportedReceiver, ExportedSender, Feed, IncomingEnd, InboundSlot,
+    Breaker, DrainHandle, ExportedReceiver, ExportedSender, Feed, InboundSlot, IncomingEnd,
 };
 pub use session::{Session, SessionExt, SessionId, SessionStats};
 
