@@ -71,10 +71,10 @@ pub fn encode_loopback<T: Payload>(
     value: &T,
 ) -> (Result<Vec<u8>, CodecError>, Table) {
     let table: Table = Arc::default();
-    let exporter = Box::new(LoopbackExporter {
+    let exporter = LoopbackExporter {
         table: table.clone(),
         next: 0,
-    });
+    };
     let mut out = Vec::new();
     let (result, _) = with_exporter(exporter, || value.encode(codec, &mut out));
     (result.map(|()| out), table)
@@ -86,7 +86,7 @@ pub fn decode_loopback<T: Payload>(
     bytes: &[u8],
     table: Table,
 ) -> Result<T, CodecError> {
-    let importer = Box::new(LoopbackImporter { table });
+    let importer = LoopbackImporter { table };
     with_importer(importer, || T::decode(codec, bytes)).0
 }
 

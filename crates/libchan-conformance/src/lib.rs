@@ -29,6 +29,7 @@
 
 pub mod cases;
 pub mod codec;
+pub mod fault;
 pub mod types;
 
 use std::future::Future;

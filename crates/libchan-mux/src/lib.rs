@@ -42,6 +42,8 @@
 
 pub mod codes;
 pub mod config;
+#[cfg(feature = "tokio")]
+pub mod driver;
 pub mod error;
 pub mod frame;
 mod reader;

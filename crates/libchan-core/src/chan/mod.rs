@@ -84,7 +84,7 @@ pub(crate) fn pump<T: Payload>(chan: &Arc<Chan<T>>) {
         if let Err(e) = result {
             // A queued message that cannot be encoded, or a dead stream,
             // breaks the channel: its senders learn it on their next send.
-            let dead = !matches!(e, ChannelError::Encode(_));
+            let dead = !matches!(e, ChannelError::Encode(_) | ChannelError::Limit(_));
             if dead {
                 drop(st);
                 chan.break_consumer(e);

@@ -76,7 +76,7 @@ pub enum OutgoingEnd {
 }
 
 /// Installed by a session while it encodes a message.
-pub trait Exporter: 'static {
+pub trait Exporter: std::any::Any {
     /// Takes `end` over and returns the reference to write in its place.
     ///
     /// Must not encode anything itself (the encoder is running): queue the
@@ -85,7 +85,7 @@ pub trait Exporter: 'static {
 }
 
 /// Installed by a session while it decodes a message.
-pub trait Importer: 'static {
+pub trait Importer: std::any::Any {
     /// Resolves a reference read from the message into the end it names.
     /// An unknown, reused or wrong-kind reference is an error, never a panic.
     fn import(&mut self, reference: ChannelRef) -> Result<IncomingEnd, NestError>;

@@ -1,5 +1,6 @@
 //! The thread-local exporter/importer scope.
 
+use std::any::Any;
 use std::cell::RefCell;
 
 use super::{ChannelRef, Exporter, Importer, OutgoingEnd};
@@ -12,33 +13,32 @@ thread_local! {
 }
 
 /// Runs `f` (a synchronous encode) with `exporter` installed for this thread,
-/// then hands the exporter back with `f`'s result. Scopes nest: an outer
-/// exporter is restored afterwards.
-pub fn with_exporter<R>(
-    exporter: Box<dyn Exporter>,
-    f: impl FnOnce() -> R,
-) -> (R, Box<dyn Exporter>) {
-    let outer = EXPORTER.with(|c| c.replace(Some(exporter)));
+/// then hands the exporter back with `f`'s result, so it can act on what was
+/// exported. Scopes nest: an outer exporter is restored afterwards.
+pub fn with_exporter<E: Exporter, R>(exporter: E, f: impl FnOnce() -> R) -> (R, E) {
+    let outer = EXPORTER.with(|c| c.replace(Some(Box::new(exporter))));
     let result = f();
-    let exporter = EXPORTER.with(|c| c.replace(outer));
-    (
-        result,
-        exporter.expect("the exporter scope was restored by the same thread"),
-    )
+    let back: Box<dyn Any> = EXPORTER
+        .with(|c| c.replace(outer))
+        .expect("the exporter scope is restored by the thread that set it");
+    let exporter = back
+        .downcast::<E>()
+        .expect("the scope hands back the exporter it was given");
+    (result, *exporter)
 }
 
-/// Runs `f` (a synchronous decode) with `importer` installed for this thread.
-pub fn with_importer<R>(
-    importer: Box<dyn Importer>,
-    f: impl FnOnce() -> R,
-) -> (R, Box<dyn Importer>) {
-    let outer = IMPORTER.with(|c| c.replace(Some(importer)));
+/// Runs `f` (a synchronous decode) with `importer` installed for this thread,
+/// then hands the importer back with `f`'s result.
+pub fn with_importer<I: Importer, R>(importer: I, f: impl FnOnce() -> R) -> (R, I) {
+    let outer = IMPORTER.with(|c| c.replace(Some(Box::new(importer))));
     let result = f();
-    let importer = IMPORTER.with(|c| c.replace(outer));
-    (
-        result,
-        importer.expect("the importer scope was restored by the same thread"),
-    )
+    let back: Box<dyn Any> = IMPORTER
+        .with(|c| c.replace(outer))
+        .expect("the importer scope is restored by the thread that set it");
+    let importer = back
+        .downcast::<I>()
+        .expect("the scope hands back the importer it was given");
+    (result, *importer)
 }
 
 /// Exports `end` through the current thread's exporter.

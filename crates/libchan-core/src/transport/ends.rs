@@ -247,7 +247,7 @@ impl Feed {
     }
 
     /// The stream broke: the consumer sees `err` after what is queued.
-    pub fn fail(self, err: ChannelError) {
+    pub fn fail(&self, err: ChannelError) {
         self.0.fail(err);
     }
 

@@ -9,7 +9,9 @@ use bytes::{Bytes, BytesMut};
 use crate::codes::{ErrorCode, FrameType, Role, StreamKind};
 use crate::config::{Config, PeerSettings};
 use crate::error::{ConfigError, Error, SendError, StreamError};
-use crate::frame::{self, Close, Credit, GoAway, Hello, Open, Ping, Reset, HELLO_MAX_LEN, MAGIC, VERSION};
+use crate::frame::{
+    self, Close, Credit, GoAway, Hello, Open, Ping, Reset, HELLO_MAX_LEN, MAGIC, VERSION,
+};
 use crate::stream_id::StreamId;
 
 mod event;
@@ -265,8 +267,17 @@ impl Session {
             });
         }
         let id = StreamId(self.next_local);
-        self.next_local = self.next_local.checked_add(2).ok_or(StreamError::IdsExhausted)?;
-        let stream = Stream::new(kind, true, top_level, self.peer.initial_window, self.config.initial_window);
+        self.next_local = self
+            .next_local
+            .checked_add(2)
+            .ok_or(StreamError::IdsExhausted)?;
+        let stream = Stream::new(
+            kind,
+            true,
+            top_level,
+            self.peer.initial_window,
+            self.config.initial_window,
+        );
         self.streams.insert(id, stream);
         self.local_open += 1;
         Open {
@@ -338,6 +349,25 @@ impl Session {
             stream.send.consume(len);
         }
         Ok(())
+    }
+
+    /// Whether a DATA frame may be sent on `id` now. If not, an
+    /// [`Event::Credit`] for `id` is guaranteed to follow once it may, just
+    /// as after a [`send_data`](Self::send_data) that failed with
+    /// [`SendError::Blocked`]: a driver that checks before encoding need not
+    /// encode a message only to have it refused.
+    pub fn poll_send_ready(&mut self, id: StreamId) -> bool {
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return false;
+        };
+        if !stream.we_send() || stream.is_closed() || !stream.can_send() {
+            return false;
+        }
+        if stream.send.can_send() {
+            return true;
+        }
+        stream.blocked = true;
+        false
     }
 
     /// Our current credit on `id` (negative in overdraft); 0 if we do not
@@ -452,7 +482,11 @@ impl Session {
         self.ping_seq = self.ping_seq.wrapping_add(1);
         let payload = self.ping_seq.to_be_bytes();
         self.last_ping = Some((payload, now));
-        Ping { ack: false, payload }.encode(&mut self.transmit);
+        Ping {
+            ack: false,
+            payload,
+        }
+        .encode(&mut self.transmit);
     }
 
     /// Queues a GOAWAY and ends the session: nothing more is sent or read.
@@ -625,5 +659,26 @@ impl Session {
         self.error = Some(error.clone());
         self.events.push_back(Event::Failed(error.clone()));
         error
+    }
+}
+
+#[cfg(test)]
+impl Session {
+    /// Sets our send credit on `id` (to reach limits without 2^30 frames).
+    pub(crate) fn set_send_credit_for_test(&mut self, id: StreamId, credit: i64) {
+        let stream = self.streams.get_mut(&id).expect("test stream exists");
+        stream.send = flow::SendCredit::new(0);
+        let _ = stream
+            .send
+            .grant(u64::try_from(credit).expect("non-negative"));
+    }
+
+    /// Accounts `n` received bytes on `id` as if DATA had arrived.
+    pub(crate) fn receive_for_test(&mut self, id: StreamId, n: u64) {
+        let stream = self.streams.get_mut(&id).expect("test stream exists");
+        stream
+            .recv
+            .on_data(usize::try_from(n).expect("fits"), u32::MAX)
+            .expect("within window");
     }
 }

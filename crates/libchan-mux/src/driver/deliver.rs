@@ -1,0 +1,238 @@
+//! Delivering received messages to their channels, and resolving the
+//! channel references inside them (the session's importer).
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use libchan_core::nest::{with_importer, ChannelRef, Importer, RefKind};
+use libchan_core::transport::{CreditSink, CreditToken, Feed, IncomingEnd, InboundSlot};
+use libchan_core::{ByteStream, ChannelError, NestError};
+
+use super::byte_stream::MuxByteStream;
+use super::sink::MuxSink;
+use super::state::{Effect, Entry, Shared};
+use crate::{ErrorCode, StreamId, StreamKind};
+
+thread_local! {
+    /// True while this thread decodes a message: feeds attached meanwhile
+    /// are flushed after that message, not inside it.
+    static DELIVERING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Decodes one message into its channel; on failure resets the stream.
+pub(crate) fn deliver(shared: &Arc<Shared>, feed: &Feed, id: StreamId, payload: Bytes) {
+    let Some(codec) = shared.lock().codec.clone() else {
+        // Data cannot arrive before the handshake settles the codec.
+        shared.end(libchan_core::SessionError::Handshake(
+            "message received before a codec was agreed".into(),
+        ));
+        return;
+    };
+    let credit = CreditToken::new(shared.clone(), id.0, payload.len());
+    let importer = SessionImporter {
+        shared: shared.clone(),
+    };
+    let outer = DELIVERING.with(|d| d.replace(true));
+    let (result, _) = with_importer(importer, || feed.deliver(&*codec, &payload, credit));
+    DELIVERING.with(|d| d.set(outer));
+    if let Err(err) = result {
+        let code = match &err {
+            ChannelError::Decode(_) => ErrorCode::DECODE_ERROR,
+            ChannelError::Closed => ErrorCode::CANCEL,
+            _ => ErrorCode::INTERNAL_ERROR,
+        };
+        let dead = {
+            let mut st = shared.lock();
+            st.proto.reset(id, code, &err.to_string());
+            st.streams.remove(&id)
+        };
+        shared.writer_wake.notify_one();
+        if !matches!(err, ChannelError::Closed) {
+            feed.fail(err);
+        }
+        drop(dead);
+    }
+}
+
+/// Delivers a stream's buffered messages in order, then finishes it if the
+/// peer closed it. Only one caller flushes a stream at a time.
+pub(crate) fn flush(shared: &Arc<Shared>, id: StreamId) {
+    loop {
+        let next = {
+            let mut st = shared.lock();
+            let Some(entry) = st.streams.get_mut(&id) else {
+                return;
+            };
+            let Some(feed) = entry.feed.clone() else {
+                entry.flushing = false;
+                return;
+            };
+            match entry.pending.pop_front() {
+                Some(payload) => {
+                    entry.flushing = true;
+                    Some((feed, payload))
+                }
+                None => {
+                    entry.flushing = false;
+                    if entry.peer_closed {
+                        // Clean end: dropping the feed closes the channel.
+                        let done = finish_receive(&mut st, id);
+                        drop(st);
+                        drop(done);
+                    }
+                    None
+                }
+            }
+        };
+        match next {
+            Some((feed, payload)) => deliver(shared, &feed, id, payload),
+            None => return,
+        }
+    }
+}
+
+/// The peer finished sending on `id`: forget the stream; the caller drops
+/// the returned entry (and with it the feed) after unlocking.
+pub(crate) fn finish_receive(st: &mut super::state::State, id: StreamId) -> Option<Entry> {
+    st.streams.remove(&id)
+}
+
+impl CreditSink for Shared {
+    fn consumed(&self, stream: u64, bytes: usize) {
+        self.lock().proto.consumed(StreamId(stream), bytes);
+        self.writer_wake.notify_one();
+    }
+}
+
+/// Resolves references while a message from the peer is decoded.
+struct SessionImporter {
+    shared: Arc<Shared>,
+}
+
+impl Importer for SessionImporter {
+    fn import(&mut self, r: ChannelRef) -> Result<IncomingEnd, NestError> {
+        let id = StreamId(r.id);
+        let unknown = || NestError::UnknownReference {
+            kind: r.kind.as_str(),
+            id: r.id,
+        };
+        if id.is_session() {
+            return Err(unknown());
+        }
+        let mut st = self.shared.lock();
+        if st.end.is_some() {
+            return Err(unknown());
+        }
+        if id.opener() == self.shared.role {
+            // One of our own streams coming home: only a sender we exported
+            // (we receive on it) can come back this way.
+            if r.kind != RefKind::Sender {
+                return Err(NestError::WrongKind {
+                    expected: "sender of a stream the peer opened",
+                    id: r.id,
+                });
+            }
+            let feed = st
+                .streams
+                .get(&id)
+                .and_then(|e| e.feed.clone())
+                .ok_or_else(unknown)?;
+            drop(st);
+            return Ok(IncomingEnd::Local(feed.sender_any()));
+        }
+        let kind = st.proto.claim(id).map_err(|_| unknown())?;
+        let expected = match r.kind {
+            RefKind::Sender => StreamKind::OpenerReceives,
+            RefKind::Receiver => StreamKind::OpenerSends,
+            RefKind::Stream => StreamKind::Bytes,
+        };
+        if kind != expected {
+            st.proto
+                .reset(id, ErrorCode::PROTOCOL_ERROR, "reference of the wrong kind");
+            drop(st);
+            self.shared.writer_wake.notify_one();
+            return Err(NestError::WrongKind {
+                expected: r.kind.as_str(),
+                id: r.id,
+            });
+        }
+        st.streams.entry(id).or_default();
+        drop(st);
+        Ok(match r.kind {
+            RefKind::Sender => IncomingEnd::Outbound(Arc::new(MuxSink::new(&self.shared, id))),
+            RefKind::Receiver => IncomingEnd::Inbound(Box::new(Slot {
+                shared: self.shared.clone(),
+                id,
+            })),
+            RefKind::Stream => {
+                IncomingEnd::Stream(ByteStream::new(MuxByteStream::new(&self.shared, id)))
+            }
+        })
+    }
+}
+
+/// Where a receiver that arrived (nested or top-level) gets its feed.
+pub(crate) struct Slot {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: StreamId,
+}
+
+impl InboundSlot for Slot {
+    fn attach(self: Box<Self>, feed: Feed) {
+        let feed = Arc::new(feed);
+        let flush_now = {
+            let mut st = self.shared.lock();
+            if let Some(err) = st.end.clone() {
+                drop(st);
+                feed.fail(ChannelError::SessionLost(err));
+                return;
+            }
+            let delivering = DELIVERING.with(Cell::get);
+            if let Some(err) = st.streams.get(&self.id).and_then(|e| e.reset.clone()) {
+                let tombstone = st.streams.remove(&self.id);
+                drop(st);
+                feed.fail(err);
+                drop(tombstone);
+                return;
+            }
+            let entry = st.streams.entry(self.id).or_default();
+            entry.feed = Some(feed);
+            if entry.pending.is_empty() && !entry.peer_closed {
+                false
+            } else if delivering {
+                entry.flushing = true;
+                st.flush_queue.push(self.id);
+                false
+            } else {
+                entry.flushing = true;
+                true
+            }
+        };
+        if flush_now {
+            flush(&self.shared, self.id);
+        }
+    }
+}
+
+/// Classifies one DATA payload for a message stream under the lock.
+pub(crate) fn on_data(st: &mut super::state::State, id: StreamId, payload: Bytes) -> Option<Effect> {
+    let Some(entry) = st.streams.get_mut(&id) else {
+        // A stream we already let go of: give the credit back and move on.
+        st.proto.consumed(id, payload.len());
+        return None;
+    };
+    if let Some(bytes) = entry.bytes.as_mut() {
+        bytes.inbound.push_back(payload);
+        return bytes.read_waker.take().map(Effect::Wake);
+    }
+    match &entry.feed {
+        Some(feed) if entry.pending.is_empty() && !entry.flushing => {
+            Some(Effect::Deliver(feed.clone(), id, payload))
+        }
+        _ => {
+            entry.pending.push_back(payload);
+            None
+        }
+    }
+}

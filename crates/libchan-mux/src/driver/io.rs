@@ -1,0 +1,233 @@
+//! The two tasks that move bytes: the reader feeds the protocol and acts on
+//! its events, the writer writes whatever the protocol queued, many frames
+//! per write.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use libchan_core::{Initiator, SessionError};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::deliver::on_data;
+use super::state::{ByteState, Effect, Shared, State};
+use crate::{Error as ProtoError, Event, StreamKind};
+
+/// Bytes read per syscall.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads the connection until it ends, feeding the protocol.
+pub(crate) async fn reader<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R) {
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        let (deadline, ended) = {
+            let st = shared.lock();
+            (st.proto.poll_timeout(), st.end.is_some())
+        };
+        if ended {
+            return;
+        }
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            read = rd.read(&mut buf) => match read {
+                Ok(0) => {
+                    let clean = matches!(shared.ended(), Some(SessionError::Closed));
+                    if !clean {
+                        shared.end(SessionError::ConnectionLost(
+                            "the peer closed the connection without ending the session".into(),
+                        ));
+                    }
+                    return;
+                }
+                Ok(n) => {
+                    let effects = {
+                        let mut st = shared.lock();
+                        let _ = st.proto.handle_input(Instant::now(), &buf[..n]);
+                        process_events(&shared, &mut st)
+                    };
+                    shared.writer_wake.notify_one();
+                    shared.run(effects);
+                }
+                Err(e) => {
+                    shared.end(SessionError::from(e));
+                    return;
+                }
+            },
+            () = sleep => {
+                let effects = {
+                    let mut st = shared.lock();
+                    st.proto.handle_timeout(Instant::now());
+                    process_events(&shared, &mut st)
+                };
+                shared.writer_wake.notify_one();
+                shared.run(effects);
+            }
+            () = shared.reader_wake.notified() => {
+                let effects = {
+                    let mut st = shared.lock();
+                    process_events(&shared, &mut st)
+                };
+                shared.run(effects);
+                shared.run_flush_queue();
+            }
+        }
+    }
+}
+
+/// Writes what the protocol queued until the session ends, then flushes
+/// the last frames (a GOAWAY) and shuts the connection down.
+pub(crate) async fn writer<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W) {
+    loop {
+        let (chunk, ended) = {
+            let mut st = shared.lock();
+            (st.proto.poll_transmit(), st.end.is_some())
+        };
+        match chunk {
+            Some(bytes) => {
+                if let Err(e) = wr.write_all(&bytes).await {
+                    shared.end(SessionError::from(e));
+                    return;
+                }
+            }
+            None if ended => {
+                let _ = wr.flush().await;
+                let _ = wr.shutdown().await;
+                return;
+            }
+            None => {
+                if let Err(e) = wr.flush().await {
+                    shared.end(SessionError::from(e));
+                    return;
+                }
+                shared.writer_wake.notified().await;
+            }
+        }
+    }
+}
+
+/// Acts on every pending protocol event under the lock; returns the work
+/// that must run after unlocking.
+fn process_events(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    while let Some(event) = st.proto.poll_event() {
+        match event {
+            Event::Ready { codec, .. } => {
+                st.ready = true;
+                let chosen = shared.codecs.iter().find(|c| c.name() == codec).cloned();
+                match chosen {
+                    Some(c) => st.codec = Some(c),
+                    None => {
+                        effects.push(lost(
+                            st,
+                            SessionError::Handshake(format!(
+                                "the peer chose codec {codec:?}, which this side did not offer"
+                            )),
+                        ));
+                        return effects;
+                    }
+                }
+                effects.push(Effect::WakeAccept);
+                for entry in st.streams.values() {
+                    if let Some(d) = &entry.drain {
+                        effects.push(Effect::Pump(d.clone()));
+                    }
+                }
+            }
+            Event::Opened {
+                id,
+                kind,
+                top_level,
+            } => {
+                let entry = st.streams.entry(id).or_default();
+                if kind == StreamKind::Bytes {
+                    entry.bytes = Some(ByteState::default());
+                }
+                if top_level {
+                    st.accept.push_back(id);
+                    effects.push(Effect::WakeAccept);
+                }
+            }
+            Event::Data { id, payload } => {
+                if let Some(e) = on_data(st, id, payload) {
+                    effects.push(e);
+                }
+            }
+            Event::Credit { id } => {
+                let Some(entry) = st.streams.get_mut(&id) else {
+                    continue;
+                };
+                if let Some(parked) = entry.parked.take() {
+                    if st.proto.send_data(id, &parked).is_err() {
+                        if let Some(entry) = st.streams.get_mut(&id) {
+                            entry.parked = Some(parked);
+                        }
+                        continue;
+                    }
+                }
+                let Some(entry) = st.streams.get_mut(&id) else {
+                    continue;
+                };
+                if let Some(d) = &entry.drain {
+                    effects.push(Effect::Pump(d.clone()));
+                }
+                if let Some(w) = entry.bytes.as_mut().and_then(|b| b.write_waker.take()) {
+                    effects.push(Effect::Wake(w));
+                }
+            }
+            Event::Closed { id } => effects.push(Effect::PeerClosed(id)),
+            Event::Reset { id, code, reason } => effects.push(Effect::PeerReset(id, code, reason)),
+            Event::PingAck { .. } => {}
+            Event::GoAway { .. } => {
+                effects.push(lost(st, SessionError::Closed));
+                return effects;
+            }
+            Event::Failed(err) => {
+                effects.push(lost(st, session_error(shared, &err)));
+                return effects;
+            }
+        }
+    }
+    effects
+}
+
+/// Marks the session ended from inside event processing; the returned
+/// effect fails every stream once the lock is released.
+fn lost(st: &mut State, err: SessionError) -> Effect {
+    // `Shared::end` takes the lock itself; record the error now so nothing
+    // new starts, and let the effect do the rest.
+    let pending_end = err.clone();
+    st.end.get_or_insert(err);
+    Effect::End(pending_end)
+}
+
+/// Maps a protocol failure to the error users see.
+fn session_error(shared: &Shared, err: &ProtoError) -> SessionError {
+    match err {
+        ProtoError::CodecMismatch { dialer, acceptor } => {
+            let (local, remote) = match shared.role {
+                crate::Role::Dialer => (dialer.clone(), acceptor.clone()),
+                crate::Role::Acceptor => (acceptor.clone(), dialer.clone()),
+            };
+            SessionError::CodecMismatch { local, remote }
+        }
+        ProtoError::BadMagic
+        | ProtoError::VersionMismatch { .. }
+        | ProtoError::RoleConflict(_)
+        | ProtoError::HandshakeTimeout(_) => SessionError::Handshake(err.to_string()),
+        ProtoError::Remote { code, reason } => SessionError::Protocol {
+            initiator: Initiator::Remote,
+            code: code.0,
+            reason: reason.clone(),
+        },
+        ProtoError::KeepaliveTimeout(_) => SessionError::ConnectionLost(err.to_string()),
+        other => SessionError::Protocol {
+            initiator: Initiator::Local,
+            code: other.code().0,
+            reason: other.to_string(),
+        },
+    }
+}

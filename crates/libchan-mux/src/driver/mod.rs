@@ -1,0 +1,226 @@
+//! The tokio driver: runs a [`Session`](crate::Session) over any
+//! `AsyncRead + AsyncWrite` and implements libchan's session trait on it.
+//!
+//! Every byte-stream transport (tcp, unix, tls, websocket) hands its
+//! connection to [`spawn`] and gets a [`MuxSession`]; none of them depends on
+//! another. Two tasks run per connection: a reader that feeds the protocol
+//! and delivers messages, and a writer that writes whatever the protocol
+//! queued, many frames per write. Sending never hops to another task: a
+//! `send` encodes on the caller's task and appends to the transmit buffer.
+
+mod byte_stream;
+mod deliver;
+mod io;
+mod sink;
+mod state;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use libchan_core::transport::{ExportedReceiver, IncomingEnd};
+use libchan_core::{Codec, LimitError, Session, SessionError, SessionId, SessionStats};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::{Config, ErrorCode, Role, Session as Proto, StreamKind};
+use deliver::Slot;
+use sink::MuxSink;
+use state::Shared;
+
+/// What a session speaks and its limits.
+#[derive(Clone)]
+pub struct SessionConfig {
+    /// Codecs offered, in preference order (the dialer's order decides).
+    pub codecs: Vec<Arc<dyn Codec>>,
+    /// Protocol limits and timers; its `codecs` field is filled from
+    /// [`codecs`](Self::codecs).
+    pub limits: Config,
+}
+
+impl SessionConfig {
+    /// Default limits, speaking `codec` only.
+    pub fn new(codec: impl Codec) -> Self {
+        Self::with_codecs(vec![Arc::new(codec)])
+    }
+
+    /// Default limits, offering `codecs` in preference order.
+    pub fn with_codecs(codecs: Vec<Arc<dyn Codec>>) -> Self {
+        let names: Vec<String> = codecs.iter().map(|c| c.name().to_owned()).collect();
+        SessionConfig {
+            codecs,
+            limits: Config::new(names),
+        }
+    }
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field(
+                "codecs",
+                &self.codecs.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            )
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// A libchan session over one connection. Cheap to clone (all clones are
+/// the same session). Implements [`Session`]: use
+/// [`SessionExt`](libchan_core::SessionExt)'s `open`/`accept`.
+///
+/// The connection is closed when [`close`](Session::close) is called or
+/// the peer goes away; dropping every clone does not close it while
+/// channels opened over it are alive.
+#[derive(Clone)]
+pub struct MuxSession {
+    shared: Arc<Shared>,
+}
+
+/// Starts a session over `io` (already connected) and returns at once: the
+/// handshake runs in the background and channels can be opened meanwhile.
+///
+/// Must be called within a tokio runtime. Fails only on an invalid
+/// configuration.
+pub fn spawn<IO>(io: IO, role: Role, config: SessionConfig) -> Result<MuxSession, SessionError>
+where
+    IO: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let mut limits = config.limits;
+    limits.codecs = config.codecs.iter().map(|c| c.name().to_owned()).collect();
+    let proto = Proto::new(role, limits, Instant::now())
+        .map_err(|e| SessionError::Handshake(format!("invalid session configuration: {e}")))?;
+    let shared = Shared::new(role, config.codecs, proto);
+    let (rd, wr) = tokio::io::split(io);
+    tokio::spawn(io::reader(shared.clone(), rd));
+    tokio::spawn(io::writer(shared.clone(), wr));
+    Ok(MuxSession { shared })
+}
+
+impl MuxSession {
+    /// Waits until the handshake finished and returns the agreed codec's
+    /// name, or the error that ended the session (bad magic, version or
+    /// codec mismatch, handshake timeout, lost connection).
+    pub async fn handshake(&self) -> Result<String, SessionError> {
+        loop {
+            let notified = self.shared.accept_wake.notified();
+            {
+                let st = self.shared.lock();
+                if let Some(e) = &st.end {
+                    return Err(e.clone());
+                }
+                if st.ready {
+                    if let Some(c) = &st.codec {
+                        return Ok(c.name().to_owned());
+                    }
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Which side of the connection this is.
+    pub fn role(&self) -> Role {
+        self.shared.role
+    }
+
+    /// Ends the session abruptly, as a crash would: no goodbye, every
+    /// channel breaks. For tests and for giving up on a misbehaving peer.
+    pub fn abort(&self, reason: &str) {
+        {
+            let mut st = self.shared.lock();
+            st.proto.goaway(ErrorCode::INTERNAL_ERROR, reason);
+        }
+        self.shared
+            .end(SessionError::ConnectionLost(format!("aborted: {reason}")));
+    }
+}
+
+#[async_trait]
+impl Session for MuxSession {
+    fn id(&self) -> SessionId {
+        self.shared.id
+    }
+
+    fn open_end(&self, end: ExportedReceiver) -> Result<(), SessionError> {
+        let id = {
+            let mut st = self.shared.lock();
+            if let Some(e) = &st.end {
+                return Err(e.clone());
+            }
+            let id = st
+                .proto
+                .open(StreamKind::OpenerSends, true)
+                .map_err(|e| match e {
+                    crate::StreamError::StreamLimit { max } => SessionError::Limit(LimitError {
+                        what: "max_open_channels (the peer's MAX_STREAMS)",
+                        limit: max,
+                        actual: max + 1,
+                    }),
+                    other => SessionError::Protocol {
+                        initiator: libchan_core::Initiator::Local,
+                        code: ErrorCode::INTERNAL_ERROR.0,
+                        reason: other.to_string(),
+                    },
+                })?;
+            st.streams.entry(id).or_default();
+            id
+        };
+        self.shared.writer_wake.notify_one();
+        end.attach(Arc::new(MuxSink::new(&self.shared, id)));
+        Ok(())
+    }
+
+    async fn accept_end(&self) -> Result<Option<IncomingEnd>, SessionError> {
+        loop {
+            let notified = self.shared.accept_wake.notified();
+            {
+                let mut st = self.shared.lock();
+                if let Some(id) = st.accept.pop_front() {
+                    // Accepting claims a slot: credit flows once a feed is attached.
+                    return Ok(Some(IncomingEnd::Inbound(Box::new(Slot {
+                        shared: self.shared.clone(),
+                        id,
+                    }))));
+                }
+                match &st.end {
+                    Some(SessionError::Closed) => return Ok(None),
+                    Some(e) => return Err(e.clone()),
+                    None => {}
+                }
+            }
+            notified.await;
+        }
+    }
+
+    async fn close(&self) -> Result<(), SessionError> {
+        {
+            let mut st = self.shared.lock();
+            if st.end.is_some() {
+                return Ok(());
+            }
+            st.proto.goaway(ErrorCode::NO_ERROR, "session closed");
+        }
+        self.shared.end(SessionError::Closed);
+        Ok(())
+    }
+
+    fn stats(&self) -> SessionStats {
+        let st = self.shared.lock();
+        let mut stats = SessionStats::default();
+        stats.streams = st.proto.stream_count();
+        stats.forwarders = st.streams.values().filter(|e| e.forwarder).count();
+        stats.pending_accepts = st.accept.len();
+        stats
+    }
+}
+
+impl fmt::Debug for MuxSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MuxSession")
+            .field("id", &self.shared.id)
+            .field("role", &self.shared.role)
+            .finish()
+    }
+}

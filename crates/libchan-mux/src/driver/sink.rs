@@ -1,0 +1,296 @@
+//! Sending: a channel draining onto a stream (`StreamSink`), and the
+//! session's exporter, which turns ends inside a message into streams.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::Arc;
+
+use libchan_core::nest::{with_exporter, ChannelRef, Exporter, OutgoingEnd, RefKind};
+use libchan_core::transport::{DrainHandle, EncodeFn, StreamSink};
+use libchan_core::{ByteStream, ChannelError, Initiator, LimitError, NestError, SessionId};
+
+use super::byte_stream::{bridge, MuxByteStream};
+use super::state::{ByteState, Entry, Shared};
+use crate::{ErrorCode, SendError, StreamId, StreamKind};
+
+thread_local! {
+    /// Reused encode buffer, so a send allocates nothing in steady state.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Messages above this size do not keep their buffer for the next send.
+const SCRATCH_KEEP: usize = 256 * 1024;
+
+/// One stream this side sends messages on.
+pub(crate) struct MuxSink {
+    shared: Arc<Shared>,
+    id: StreamId,
+}
+
+impl MuxSink {
+    pub(crate) fn new(shared: &Arc<Shared>, id: StreamId) -> Self {
+        MuxSink {
+            shared: shared.clone(),
+            id,
+        }
+    }
+
+    fn stream_error(&self) -> ChannelError {
+        match self.shared.ended() {
+            Some(e) => ChannelError::SessionLost(e),
+            None => ChannelError::Closed,
+        }
+    }
+}
+
+impl fmt::Debug for MuxSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MuxSink")
+            .field("session", &self.shared.id)
+            .field("stream", &self.id.0)
+            .finish()
+    }
+}
+
+impl StreamSink for MuxSink {
+    fn session(&self) -> SessionId {
+        self.shared.id
+    }
+
+    fn stream(&self) -> u64 {
+        self.id.0
+    }
+
+    fn has_credit(&self) -> bool {
+        let mut st = self.shared.lock();
+        st.end.is_none()
+            && st.codec.is_some()
+            && st.streams.get(&self.id).is_some_and(|e| e.parked.is_none())
+            && st.proto.poll_send_ready(self.id)
+    }
+
+    fn send(&self, encode: &mut EncodeFn<'_>) -> Result<(), ChannelError> {
+        let Some(codec) = self.shared.lock().codec.clone() else {
+            return Err(self.stream_error());
+        };
+        let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        buf.clear();
+        let exporter = SessionExporter {
+            shared: self.shared.clone(),
+            opened: Vec::new(),
+            drains: Vec::new(),
+        };
+        let (encoded, exports) = with_exporter(exporter, || encode(&*codec, &mut buf));
+        let result = match encoded {
+            Err(e) => Err(ChannelError::Encode(Arc::new(e))),
+            Ok(()) => self.queue(&buf),
+        };
+        if buf.capacity() <= SCRATCH_KEEP {
+            SCRATCH.with(|s| *s.borrow_mut() = buf);
+        }
+        exports.finish(result.is_ok());
+        result
+    }
+
+    fn close(&self) {
+        let entry = {
+            let mut st = self.shared.lock();
+            let _ = st.proto.close(self.id);
+            st.streams.remove(&self.id)
+        };
+        self.shared.writer_wake.notify_one();
+        drop(entry);
+    }
+
+    fn reset(&self, error: &ChannelError) {
+        let entry = {
+            let mut st = self.shared.lock();
+            st.proto
+                .reset(self.id, ErrorCode::INTERNAL_ERROR, &error.to_string());
+            st.streams.remove(&self.id)
+        };
+        self.shared.writer_wake.notify_one();
+        drop(entry);
+    }
+
+    fn attach_drain(&self, drain: DrainHandle) {
+        let mut st = self.shared.lock();
+        if st.end.is_some() {
+            let err = st.end.clone();
+            drop(st);
+            if let Some(e) = err {
+                drain.fail(ChannelError::SessionLost(e));
+            }
+            return;
+        }
+        st.streams.entry(self.id).or_default().drain = Some(drain);
+    }
+}
+
+impl MuxSink {
+    /// Hands one encoded message to the protocol.
+    fn queue(&self, payload: &[u8]) -> Result<(), ChannelError> {
+        let mut st = self.shared.lock();
+        if let Some(e) = &st.end {
+            return Err(ChannelError::SessionLost(e.clone()));
+        }
+        match st.proto.send_data(self.id, payload) {
+            Ok(()) => {
+                drop(st);
+                self.shared.writer_wake.notify_one();
+                Ok(())
+            }
+            Err(SendError::Blocked) => {
+                // Before the peer's HELLO a large message may not fit the
+                // assumed limits: keep it and send it when credit arrives.
+                match st.streams.get_mut(&self.id) {
+                    Some(entry) => {
+                        entry.parked = Some(payload.to_vec());
+                        Ok(())
+                    }
+                    None => Err(ChannelError::Closed),
+                }
+            }
+            Err(SendError::TooLarge { len, max }) => Err(ChannelError::Limit(LimitError {
+                what: "max_message_size (the peer's MAX_FRAME_SIZE)",
+                limit: u64::from(max),
+                actual: len as u64,
+            })),
+            Err(_) => {
+                drop(st);
+                Err(self.stream_error())
+            }
+        }
+    }
+}
+
+/// Installed while a message is encoded: each end in it becomes a stream.
+struct SessionExporter {
+    shared: Arc<Shared>,
+    /// Streams opened for this message (reset if encoding fails).
+    opened: Vec<StreamId>,
+    /// Receivers that now drain onto new streams: pumped once the message
+    /// that names them is queued.
+    drains: Vec<StreamId>,
+}
+
+impl SessionExporter {
+    fn open(&mut self, kind: StreamKind) -> Result<StreamId, NestError> {
+        let mut st = self.shared.lock();
+        if st.end.is_some() {
+            return Err(NestError::Refused("the session has ended".into()));
+        }
+        let id = st
+            .proto
+            .open(kind, false)
+            .map_err(|e| NestError::Refused(e.to_string()))?;
+        let entry = st.streams.entry(id).or_default();
+        if kind == StreamKind::Bytes {
+            entry.bytes = Some(ByteState::default());
+        }
+        self.opened.push(id);
+        Ok(id)
+    }
+
+    /// The message was queued (or failed): pump the new drains, or undo.
+    fn finish(self, sent: bool) {
+        if sent {
+            let drains: Vec<DrainHandle> = {
+                let st = self.shared.lock();
+                self.drains
+                    .iter()
+                    .filter_map(|id| st.streams.get(id).and_then(|e| e.drain.clone()))
+                    .collect()
+            };
+            for d in drains {
+                d.pump();
+            }
+            return;
+        }
+        let dead: Vec<Entry> = {
+            let mut st = self.shared.lock();
+            self.opened
+                .iter()
+                .filter_map(|id| {
+                    st.proto
+                        .reset(*id, ErrorCode::CANCEL, "the message naming it was not sent");
+                    st.streams.remove(id)
+                })
+                .collect()
+        };
+        self.shared.writer_wake.notify_one();
+        for entry in dead {
+            if let Some(d) = &entry.drain {
+                d.fail(ChannelError::Closed);
+            }
+            drop(entry);
+        }
+    }
+}
+
+impl Exporter for SessionExporter {
+    fn export(&mut self, end: OutgoingEnd) -> Result<ChannelRef, NestError> {
+        match end {
+            OutgoingEnd::Sender(sender) => {
+                if let Some((session, stream)) = sender.drained_by() {
+                    if session == self.shared.id {
+                        // The peer's own end going home: name its stream.
+                        return Ok(ChannelRef {
+                            kind: RefKind::Sender,
+                            id: stream,
+                        });
+                    }
+                }
+                let forwarding = sender.drained_by().is_some();
+                let id = self.open(StreamKind::OpenerReceives)?;
+                let feed = Arc::new(sender.into_feed());
+                let mut st = self.shared.lock();
+                if let Some(entry) = st.streams.get_mut(&id) {
+                    entry.feed = Some(feed);
+                    entry.forwarder = forwarding;
+                }
+                Ok(ChannelRef {
+                    kind: RefKind::Sender,
+                    id: id.0,
+                })
+            }
+            OutgoingEnd::Receiver(receiver) => {
+                let id = self.open(StreamKind::OpenerSends)?;
+                receiver.attach(Arc::new(MuxSink::new(&self.shared, id)));
+                self.drains.push(id);
+                Ok(ChannelRef {
+                    kind: RefKind::Receiver,
+                    id: id.0,
+                })
+            }
+            OutgoingEnd::Stream(stream) => {
+                let id = self.open(StreamKind::Bytes)?;
+                spawn_bridge(stream, MuxByteStream::new(&self.shared, id));
+                Ok(ChannelRef {
+                    kind: RefKind::Stream,
+                    id: id.0,
+                })
+            }
+            other => Err(NestError::Refused(format!(
+                "this session cannot carry {other:?}"
+            ))),
+        }
+    }
+}
+
+fn spawn_bridge(local: ByteStream, remote: MuxByteStream) {
+    tokio::spawn(bridge(local, remote));
+}
+
+/// The initiator of a reset the peer sent, for channel errors.
+pub(crate) fn remote_reset(code: ErrorCode, reason: String) -> ChannelError {
+    if code == ErrorCode::CANCEL {
+        ChannelError::Closed
+    } else {
+        ChannelError::Reset {
+            initiator: Initiator::Remote,
+            code: code.0,
+            reason,
+        }
+    }
+}

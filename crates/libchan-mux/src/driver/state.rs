@@ -1,0 +1,305 @@
+//! The driver's shared state: the protocol state machine plus what the
+//! channels attached to each stream need.
+//!
+//! Locking rule (see `libchan_core::transport`): the state lock is never held
+//! while a channel is fed, pumped or failed, nor while a feed, drain handle or
+//! credit token is dropped. Functions that take such things out of the state
+//! return them as [`Effect`]s, run by the caller after unlocking.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+
+use bytes::Bytes;
+use libchan_core::transport::{DrainHandle, Feed};
+use libchan_core::{ChannelError, Codec, SessionError, SessionId};
+use tokio::sync::Notify;
+
+use crate::{Role, Session as Proto, StreamId};
+
+/// Everything the session's tasks and handles share.
+pub(crate) struct Shared {
+    pub(crate) id: SessionId,
+    pub(crate) role: Role,
+    /// The codecs this side offered, in preference order.
+    pub(crate) codecs: Vec<Arc<dyn Codec>>,
+    state: Mutex<State>,
+    /// The writer task: the transmit buffer has bytes, or the session ended.
+    pub(crate) writer_wake: Notify,
+    /// The reader task: a stream needs flushing, or the session ended.
+    pub(crate) reader_wake: Notify,
+    /// `accept` and `handshake` callers.
+    pub(crate) accept_wake: Notify,
+}
+
+pub(crate) struct State {
+    pub(crate) proto: Proto,
+    /// The negotiated codec; known from the start when we offer only one.
+    pub(crate) codec: Option<Arc<dyn Codec>>,
+    pub(crate) ready: bool,
+    pub(crate) streams: HashMap<StreamId, Entry>,
+    /// Top-level streams the peer opened, not yet accepted.
+    pub(crate) accept: VecDeque<StreamId>,
+    /// Set once the session ended: `Closed` for a clean end.
+    pub(crate) end: Option<SessionError>,
+    /// Streams whose feed was attached while a message was being decoded:
+    /// their buffered messages are delivered right after that message.
+    pub(crate) flush_queue: Vec<StreamId>,
+}
+
+/// What this side keeps per stream.
+#[derive(Default)]
+pub(crate) struct Entry {
+    /// Receiving messages: where they go, once a receiver is attached.
+    pub(crate) feed: Option<Arc<Feed>>,
+    /// Messages that arrived before the feed was attached, or while an
+    /// earlier batch is being delivered (credit-bounded).
+    pub(crate) pending: VecDeque<Bytes>,
+    /// Someone is delivering `pending` outside the lock.
+    pub(crate) flushing: bool,
+    /// The peer sent CLOSE: drop the feed once `pending` is delivered.
+    pub(crate) peer_closed: bool,
+    /// Sending messages: the channel draining onto this stream.
+    pub(crate) drain: Option<DrainHandle>,
+    /// An encoded message the protocol could not take yet (before the peer's
+    /// HELLO, a message above the assumed frame limit); sent first when
+    /// credit arrives.
+    pub(crate) parked: Option<Vec<u8>>,
+    /// A byte stream's buffers and wakers.
+    pub(crate) bytes: Option<ByteState>,
+    /// This stream feeds a channel that drains onto another session.
+    pub(crate) forwarder: bool,
+    /// The peer reset the stream before a receiver was attached: the
+    /// receiver gets this error when it attaches.
+    pub(crate) reset: Option<ChannelError>,
+}
+
+/// A byte stream, seen from this side.
+#[derive(Default)]
+pub(crate) struct ByteState {
+    pub(crate) inbound: VecDeque<Bytes>,
+    pub(crate) read_waker: Option<Waker>,
+    pub(crate) write_waker: Option<Waker>,
+    /// The peer will send no more (CLOSE).
+    pub(crate) eof: bool,
+    /// The stream broke (RESET, session lost).
+    pub(crate) error: Option<String>,
+}
+
+/// Work to do after the state lock is released.
+pub(crate) enum Effect {
+    Deliver(Arc<Feed>, StreamId, Bytes),
+    Pump(DrainHandle),
+    FailFeed(Arc<Feed>, ChannelError),
+    FailDrain(DrainHandle, ChannelError),
+    Wake(Waker),
+    /// Dropped outside the lock (closing channels may pump other streams).
+    Drop(Box<dyn Send>),
+    WakeAccept,
+    /// The session ended with this error (already recorded in `State::end`).
+    End(SessionError),
+    /// The peer sent CLOSE: run after the deliveries that preceded it.
+    PeerClosed(StreamId),
+    /// The peer sent RESET: run after the deliveries that preceded it.
+    PeerReset(StreamId, crate::ErrorCode, String),
+}
+
+impl Shared {
+    pub(crate) fn new(
+        role: Role,
+        codecs: Vec<Arc<dyn Codec>>,
+        proto: Proto,
+    ) -> Arc<Self> {
+        let codec = if codecs.len() == 1 {
+            codecs.first().cloned()
+        } else {
+            None
+        };
+        Arc::new(Shared {
+            id: SessionId::next(),
+            role,
+            codecs,
+            state: Mutex::new(State {
+                proto,
+                codec,
+                ready: false,
+                streams: HashMap::new(),
+                accept: VecDeque::new(),
+                end: None,
+                flush_queue: Vec::new(),
+            }),
+            writer_wake: Notify::new(),
+            reader_wake: Notify::new(),
+            accept_wake: Notify::new(),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // No user code runs under this lock, and every section leaves the
+        // state consistent, so a poisoned lock still holds valid state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Ends the session: every channel and byte stream attached to it
+    /// learns `err` (a `SessionError::Closed` for a clean end reads as
+    /// "session lost" on channels still open, since they did not finish).
+    pub(crate) fn end(self: &Arc<Self>, err: SessionError) {
+        self.end_inner(err, false);
+    }
+
+    fn end_inner(self: &Arc<Self>, err: SessionError, recorded: bool) {
+        let effects = {
+            let mut st = self.lock();
+            if st.end.is_some() && !recorded {
+                return;
+            }
+            st.end = Some(err.clone());
+            st.accept.clear();
+            let channel_err = ChannelError::SessionLost(err.clone());
+            let mut effects = Vec::new();
+            for (_, entry) in st.streams.drain() {
+                if let Some(feed) = entry.feed {
+                    effects.push(Effect::FailFeed(feed, channel_err.clone()));
+                }
+                if let Some(drain) = entry.drain {
+                    effects.push(Effect::FailDrain(drain, channel_err.clone()));
+                }
+                if let Some(mut bytes) = entry.bytes {
+                    if let Some(w) = bytes.read_waker.take() {
+                        effects.push(Effect::Wake(w));
+                    }
+                    if let Some(w) = bytes.write_waker.take() {
+                        effects.push(Effect::Wake(w));
+                    }
+                }
+                effects.push(Effect::Drop(Box::new(entry.pending)));
+            }
+            effects
+        };
+        self.writer_wake.notify_one();
+        self.reader_wake.notify_one();
+        self.accept_wake.notify_waiters();
+        self.accept_wake.notify_one();
+        self.run(effects);
+    }
+
+    /// Runs effects collected under the lock.
+    pub(crate) fn run(self: &Arc<Self>, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Deliver(feed, id, payload) => {
+                    crate::driver::deliver::deliver(self, &feed, id, payload);
+                }
+                Effect::Pump(drain) => drain.pump(),
+                Effect::FailFeed(feed, err) => feed.fail(err),
+                Effect::FailDrain(drain, err) => drain.fail(err),
+                Effect::Wake(w) => w.wake(),
+                Effect::Drop(b) => drop(b),
+                Effect::WakeAccept => {
+                    self.accept_wake.notify_waiters();
+                    self.accept_wake.notify_one();
+                }
+                Effect::End(err) => self.end_inner(err, true),
+                Effect::PeerClosed(id) => self.peer_closed(id),
+                Effect::PeerReset(id, code, reason) => self.peer_reset(id, code, reason),
+            }
+            self.run_flush_queue();
+        }
+    }
+
+    /// The peer finished sending on `id`.
+    fn peer_closed(self: &Arc<Self>, id: StreamId) {
+        let mut st = self.lock();
+        let Some(entry) = st.streams.get_mut(&id) else {
+            return;
+        };
+        if let Some(bytes) = entry.bytes.as_mut() {
+            bytes.eof = true;
+            let waker = bytes.read_waker.take();
+            drop(st);
+            if let Some(w) = waker {
+                w.wake();
+            }
+            return;
+        }
+        entry.peer_closed = true;
+        if entry.feed.is_none() {
+            // Not accepted or not yet referenced: the attach finishes it.
+            return;
+        }
+        if entry.pending.is_empty() && !entry.flushing {
+            // Clean end: dropping the feed (after unlocking) closes the channel.
+            let done = crate::driver::deliver::finish_receive(&mut st, id);
+            drop(st);
+            drop(done);
+        } else if !entry.flushing {
+            entry.flushing = true;
+            drop(st);
+            crate::driver::deliver::flush(self, id);
+        }
+        // Otherwise the flush under way finishes the stream.
+    }
+
+    /// The peer reset `id`.
+    fn peer_reset(self: &Arc<Self>, id: StreamId, code: crate::ErrorCode, reason: String) {
+        let mut st = self.lock();
+        let Some(mut entry) = st.streams.remove(&id) else {
+            return;
+        };
+        let err = crate::driver::sink::remote_reset(code, reason);
+        if entry.feed.is_none() && entry.drain.is_none() && entry.bytes.is_none() {
+            // Nobody attached yet (not accepted, or not yet referenced):
+            // leave a tombstone so the receiver learns it when it attaches.
+            let tombstone = Entry {
+                reset: Some(err),
+                ..Entry::default()
+            };
+            st.streams.insert(id, tombstone);
+            drop(st);
+            drop(entry);
+            return;
+        }
+        if let Some(bytes) = entry.bytes.as_mut() {
+            bytes.error = Some(err.to_string());
+            let wakers = [bytes.read_waker.take(), bytes.write_waker.take()];
+            // The byte stream handle still reads the error: keep its state.
+            st.streams.insert(id, entry);
+            drop(st);
+            for w in wakers.into_iter().flatten() {
+                w.wake();
+            }
+            return;
+        }
+        drop(st);
+        if let Some(feed) = entry.feed.take() {
+            let err = match err {
+                ChannelError::Closed => ChannelError::Reset {
+                    initiator: libchan_core::Initiator::Remote,
+                    code: code.0,
+                    reason: "the sender cancelled the channel".into(),
+                },
+                other => other,
+            };
+            feed.fail(err);
+        } else if let Some(drain) = entry.drain.take() {
+            drain.fail(err);
+        }
+        drop(entry);
+    }
+
+    /// Delivers the buffered messages of streams attached during a decode.
+    pub(crate) fn run_flush_queue(self: &Arc<Self>) {
+        loop {
+            let next = self.lock().flush_queue.pop();
+            match next {
+                Some(id) => crate::driver::deliver::flush(self, id),
+                None => return,
+            }
+        }
+    }
+
+    /// The session's error if it ended, for handles that try to use it.
+    pub(crate) fn ended(&self) -> Option<SessionError> {
+        self.lock().end.clone()
+    }
+}
