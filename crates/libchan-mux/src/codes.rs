@@ -281,7 +281,11 @@ mod tests {
             assert_eq!(Role::from_wire(role.to_wire()), Some(role));
         }
         assert_eq!(Role::from_wire(2), None);
-        for kind in [StreamKind::OpenerSends, StreamKind::OpenerReceives, StreamKind::Bytes] {
+        for kind in [
+            StreamKind::OpenerSends,
+            StreamKind::OpenerReceives,
+            StreamKind::Bytes,
+        ] {
             assert_eq!(StreamKind::from_wire(kind.to_wire()), Some(kind));
         }
         assert_eq!(StreamKind::from_wire(3), None);

@@ -111,7 +111,11 @@ impl Config {
         if self.codecs.is_empty() || self.codecs.len() > MAX_CODECS {
             return Err(ConfigError::CodecCount(self.codecs.len()));
         }
-        if let Some(bad) = self.codecs.iter().find(|c| c.is_empty() || c.len() > MAX_CODEC_NAME_LEN) {
+        if let Some(bad) = self
+            .codecs
+            .iter()
+            .find(|c| c.is_empty() || c.len() > MAX_CODEC_NAME_LEN)
+        {
             return Err(ConfigError::CodecName(bad.clone()));
         }
         let codec_bytes: usize = self.codecs.iter().map(|c| 1 + c.len()).sum();
@@ -240,9 +244,15 @@ mod tests {
                 },
                 ConfigError::ZeroDuration("keepalive"),
             ),
-            (Config::new(Vec::<String>::new()), ConfigError::CodecCount(0)),
+            (
+                Config::new(Vec::<String>::new()),
+                ConfigError::CodecCount(0),
+            ),
             (Config::new([""]), ConfigError::CodecName(String::new())),
-            (Config::new(["x".repeat(33)]), ConfigError::CodecName("x".repeat(33))),
+            (
+                Config::new(["x".repeat(33)]),
+                ConfigError::CodecName("x".repeat(33)),
+            ),
             (
                 Config::new((0..200).map(|i| format!("codec-number-{i:012}"))),
                 ConfigError::HelloTooLarge(4 + 200 * 26 + 1 + 40),

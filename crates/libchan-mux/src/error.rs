@@ -84,7 +84,9 @@ impl Error {
                 _ => ErrorCode::PROTOCOL_ERROR,
             },
             Self::Protocol(v) => match v {
-                Violation::FlowControl { .. } | Violation::CreditOverflow(_) => ErrorCode::FLOW_CONTROL_ERROR,
+                Violation::FlowControl { .. } | Violation::CreditOverflow(_) => {
+                    ErrorCode::FLOW_CONTROL_ERROR
+                }
                 _ => ErrorCode::PROTOCOL_ERROR,
             },
             Self::VersionMismatch { .. } => ErrorCode::VERSION_MISMATCH,
@@ -269,7 +271,10 @@ mod tests {
             max: 1,
         });
         assert_eq!(too_large.code(), ErrorCode::FRAME_SIZE_ERROR);
-        assert_eq!(Error::Malformed(frame::Error::ZeroIncrement).code(), ErrorCode::PROTOCOL_ERROR);
+        assert_eq!(
+            Error::Malformed(frame::Error::ZeroIncrement).code(),
+            ErrorCode::PROTOCOL_ERROR
+        );
         let flow = Error::Protocol(Violation::CreditOverflow(StreamId(1)));
         assert_eq!(flow.code(), ErrorCode::FLOW_CONTROL_ERROR);
         assert_eq!(

@@ -24,9 +24,12 @@ impl<'a> Reader<'a> {
 
     /// Takes the next `n` bytes.
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], frame::Error> {
-        let (head, rest) = self.buf.split_at_checked(n).ok_or(frame::Error::Truncated {
-            frame_type: self.frame_type,
-        })?;
+        let (head, rest) = self
+            .buf
+            .split_at_checked(n)
+            .ok_or(frame::Error::Truncated {
+                frame_type: self.frame_type,
+            })?;
         self.buf = rest;
         Ok(head)
     }

@@ -25,10 +25,8 @@ impl Harness for Tcp {
         let proxy = Proxy::start(listener.local_addr().expect("addr"))
             .await
             .expect("proxy");
-        let (dialer, accepted) = tokio::join!(
-            connect(proxy.addr(), Config::new(Json)),
-            listener.accept()
-        );
+        let (dialer, accepted) =
+            tokio::join!(connect(proxy.addr(), Config::new(Json)), listener.accept());
         self.proxies.lock().expect("lock").push(proxy);
         (dialer.expect("connect"), accepted.expect("accept").0)
     }

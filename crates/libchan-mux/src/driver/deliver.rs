@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use libchan_core::nest::{with_importer, ChannelRef, Importer, RefKind};
-use libchan_core::transport::{CreditSink, CreditToken, Feed, IncomingEnd, InboundSlot};
+use libchan_core::transport::{CreditSink, CreditToken, Feed, InboundSlot, IncomingEnd};
 use libchan_core::{ByteStream, ChannelError, NestError};
 
 use super::byte_stream::MuxByteStream;
@@ -75,7 +75,13 @@ pub(crate) fn flush(shared: &Arc<Shared>, id: StreamId) {
                 }
                 None => {
                     entry.flushing = false;
-                    if entry.peer_closed {
+                    if let Some(err) = entry.reset.clone() {
+                        // The stream or session broke after these messages.
+                        let done = st.streams.remove(&id);
+                        drop(st);
+                        feed.fail(err);
+                        drop(done);
+                    } else if entry.peer_closed {
                         // Clean end: dropping the feed closes the channel.
                         let done = finish_receive(&mut st, id);
                         drop(st);
@@ -183,17 +189,23 @@ impl InboundSlot for Slot {
         let feed = Arc::new(feed);
         let flush_now = {
             let mut st = self.shared.lock();
-            if let Some(err) = st.end.clone() {
-                drop(st);
-                feed.fail(ChannelError::SessionLost(err));
-                return;
-            }
             let delivering = DELIVERING.with(Cell::get);
-            if let Some(err) = st.streams.get(&self.id).and_then(|e| e.reset.clone()) {
+            let broken = st
+                .streams
+                .get(&self.id)
+                .and_then(|e| e.reset.clone())
+                .or_else(|| st.end.clone().map(ChannelError::SessionLost));
+            if let Some(err) = broken {
+                // The stream or session broke before anyone attached: hand
+                // over what arrived, then the error.
                 let tombstone = st.streams.remove(&self.id);
                 drop(st);
+                if let Some(mut entry) = tombstone {
+                    for payload in entry.pending.drain(..) {
+                        deliver(&self.shared, &feed, self.id, payload);
+                    }
+                }
                 feed.fail(err);
-                drop(tombstone);
                 return;
             }
             let entry = st.streams.entry(self.id).or_default();
@@ -216,7 +228,11 @@ impl InboundSlot for Slot {
 }
 
 /// Classifies one DATA payload for a message stream under the lock.
-pub(crate) fn on_data(st: &mut super::state::State, id: StreamId, payload: Bytes) -> Option<Effect> {
+pub(crate) fn on_data(
+    st: &mut super::state::State,
+    id: StreamId,
+    payload: Bytes,
+) -> Option<Effect> {
     let Some(entry) = st.streams.get_mut(&id) else {
         // A stream we already let go of: give the credit back and move on.
         st.proto.consumed(id, payload.len());

@@ -89,6 +89,8 @@ pub(crate) struct ByteState {
 /// Work to do after the state lock is released.
 pub(crate) enum Effect {
     Deliver(Arc<Feed>, StreamId, Bytes),
+    /// Deliver a stream's buffered messages (and finish it if it ended).
+    Flush(StreamId),
     Pump(DrainHandle),
     FailFeed(Arc<Feed>, ChannelError),
     FailDrain(DrainHandle, ChannelError),
@@ -105,11 +107,7 @@ pub(crate) enum Effect {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        role: Role,
-        codecs: Vec<Arc<dyn Codec>>,
-        proto: Proto,
-    ) -> Arc<Self> {
+    pub(crate) fn new(role: Role, codecs: Vec<Arc<dyn Codec>>, proto: Proto) -> Arc<Self> {
         let codec = if codecs.len() == 1 {
             codecs.first().cloned()
         } else {
@@ -154,10 +152,34 @@ impl Shared {
                 return;
             }
             st.end = Some(err.clone());
-            st.accept.clear();
             let channel_err = ChannelError::SessionLost(err.clone());
             let mut effects = Vec::new();
-            for (_, entry) in st.streams.drain() {
+            // Channels the peer opened that nobody accepted yet stay
+            // acceptable: their receivers get what arrived, then the error.
+            let waiting: Vec<StreamId> = st.accept.iter().copied().collect();
+            for id in waiting {
+                if let Some(entry) = st.streams.get_mut(&id) {
+                    entry.reset = Some(channel_err.clone());
+                }
+            }
+            let streams = std::mem::take(&mut st.streams);
+            for (id, entry) in streams {
+                if entry.reset.is_some() && entry.feed.is_none() {
+                    st.streams.insert(id, entry);
+                    continue;
+                }
+                if entry.feed.is_some() && (entry.flushing || !entry.pending.is_empty()) {
+                    // Deliver what arrived before the break, then fail: the
+                    // flush (under way, or started here) finishes the stream.
+                    let mut entry = entry;
+                    entry.reset = Some(channel_err.clone());
+                    if !entry.flushing {
+                        entry.flushing = true;
+                        effects.push(Effect::Flush(id));
+                    }
+                    st.streams.insert(id, entry);
+                    continue;
+                }
                 if let Some(feed) = entry.feed {
                     effects.push(Effect::FailFeed(feed, channel_err.clone()));
                 }
@@ -190,6 +212,7 @@ impl Shared {
                 Effect::Deliver(feed, id, payload) => {
                     crate::driver::deliver::deliver(self, &feed, id, payload);
                 }
+                Effect::Flush(id) => crate::driver::deliver::flush(self, id),
                 Effect::Pump(drain) => drain.pump(),
                 Effect::FailFeed(feed, err) => feed.fail(err),
                 Effect::FailDrain(drain, err) => drain.fail(err),

@@ -19,7 +19,9 @@ impl Close {
     /// Decodes a CLOSE payload, which must be empty.
     pub fn load(head: &Head, payload: &[u8]) -> Result<Self, Error> {
         Reader::new(FrameType::CLOSE, payload).finish()?;
-        Ok(Self { stream: head.stream })
+        Ok(Self {
+            stream: head.stream,
+        })
     }
 
     /// Appends the head (there is no payload).
@@ -40,7 +42,9 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_a_payload() {
-        let close = Close { stream: StreamId(4) };
+        let close = Close {
+            stream: StreamId(4),
+        };
         let mut buf = BytesMut::new();
         close.encode(&mut buf);
         assert_eq!(&buf[..], &[0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 4]);
@@ -51,6 +55,9 @@ mod tests {
             stream: StreamId(4),
         };
         assert_eq!(Close::load(&head, &[]), Ok(close));
-        assert!(matches!(Close::load(&head, &[0]), Err(Error::TrailingBytes { .. })));
+        assert!(matches!(
+            Close::load(&head, &[0]),
+            Err(Error::TrailingBytes { .. })
+        ));
     }
 }

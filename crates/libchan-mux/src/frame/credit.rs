@@ -76,7 +76,13 @@ mod tests {
     #[test]
     fn rejects_zero_and_bad_lengths() {
         assert_eq!(Credit::load(&head(4), &[0; 4]), Err(Error::ZeroIncrement));
-        assert!(matches!(Credit::load(&head(3), &[0; 3]), Err(Error::Truncated { .. })));
-        assert!(matches!(Credit::load(&head(5), &[0, 0, 0, 1, 0]), Err(Error::TrailingBytes { .. })));
+        assert!(matches!(
+            Credit::load(&head(3), &[0; 3]),
+            Err(Error::Truncated { .. })
+        ));
+        assert!(matches!(
+            Credit::load(&head(5), &[0, 0, 0, 1, 0]),
+            Err(Error::TrailingBytes { .. })
+        ));
     }
 }

@@ -36,7 +36,13 @@ impl GoAway {
     /// character boundary.
     pub fn encode(&self, dst: &mut BytesMut) {
         let reason = truncate_reason(&self.reason);
-        put_head(dst, FrameType::GOAWAY, 0, StreamId::SESSION, 4 + reason.len());
+        put_head(
+            dst,
+            FrameType::GOAWAY,
+            0,
+            StreamId::SESSION,
+            4 + reason.len(),
+        );
         dst.extend_from_slice(&self.code.0.to_be_bytes());
         dst.extend_from_slice(reason.as_bytes());
     }
@@ -75,7 +81,10 @@ mod tests {
 
     #[test]
     fn rejects_short_payload_and_long_reason() {
-        assert!(matches!(GoAway::load(&head(0), &[]), Err(Error::Truncated { .. })));
+        assert!(matches!(
+            GoAway::load(&head(0), &[]),
+            Err(Error::Truncated { .. })
+        ));
         let mut long = vec![0, 0, 0, 0];
         long.extend_from_slice(&[b'z'; 300]);
         assert!(matches!(

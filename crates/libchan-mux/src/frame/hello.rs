@@ -115,7 +115,13 @@ impl Hello {
     /// 255 codecs of 1..=32 bytes, at most 255 settings, 4096 bytes in
     /// all); `Config::validate` checks this for the session's own HELLO.
     pub fn encode(&self, dst: &mut BytesMut) {
-        put_head(dst, FrameType::HELLO, 0, StreamId::SESSION, self.payload_len());
+        put_head(
+            dst,
+            FrameType::HELLO,
+            0,
+            StreamId::SESSION,
+            self.payload_len(),
+        );
         dst.extend_from_slice(&self.version.to_be_bytes());
         dst.extend_from_slice(&[self.role.to_wire(), count_u8(self.codecs.len())]);
         for codec in &self.codecs {
@@ -170,7 +176,13 @@ mod tests {
 
     fn payload_frame(payload: &[u8]) -> Vec<u8> {
         let mut buf = BytesMut::new();
-        put_head(&mut buf, FrameType::HELLO, 0, StreamId::SESSION, payload.len());
+        put_head(
+            &mut buf,
+            FrameType::HELLO,
+            0,
+            StreamId::SESSION,
+            payload.len(),
+        );
         buf.extend_from_slice(payload);
         buf.to_vec()
     }
@@ -189,15 +201,24 @@ mod tests {
     fn foreign_version_fails_before_the_rest_is_parsed() {
         // Version 2 followed by bytes that would not parse as version 1.
         let frame = payload_frame(&[0, 2, 0xff]);
-        assert_eq!(decode(&frame), Err(Error::UnsupportedVersion { version: 2 }));
+        assert_eq!(
+            decode(&frame),
+            Err(Error::UnsupportedVersion { version: 2 })
+        );
     }
 
     #[test]
     fn rejects_bad_fields() {
-        assert_eq!(decode(&payload_frame(&[0, 1, 2, 0, 0])), Err(Error::InvalidRole(2)));
+        assert_eq!(
+            decode(&payload_frame(&[0, 1, 2, 0, 0])),
+            Err(Error::InvalidRole(2))
+        );
         assert!(matches!(
             decode(&payload_frame(&[0, 1, 0, 1, 0, 0])),
-            Err(Error::FieldLength { field: "codec name", .. })
+            Err(Error::FieldLength {
+                field: "codec name",
+                ..
+            })
         ));
         assert!(matches!(
             decode(&payload_frame(&[0, 1, 0, 1, 2, 0xc3, 0x28, 0])),
@@ -206,13 +227,21 @@ mod tests {
         let mut long = vec![0, 1, 0, 1, 33];
         long.extend_from_slice(&[b'a'; 33]);
         long.push(0);
-        assert!(matches!(decode(&payload_frame(&long)), Err(Error::FieldLength { length: 33, .. })));
-        let dup = [0, 1, 0, 0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 4, 0, 0, 1, 0, 0, 0, 0, 0, 0, 4, 0];
+        assert!(matches!(
+            decode(&payload_frame(&long)),
+            Err(Error::FieldLength { length: 33, .. })
+        ));
+        let dup = [
+            0, 1, 0, 0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 4, 0, 0, 1, 0, 0, 0, 0, 0, 0, 4, 0,
+        ];
         assert_eq!(
             decode(&payload_frame(&dup)),
             Err(Error::DuplicateSetting(SettingId::MAX_FRAME_SIZE))
         );
-        assert!(matches!(decode(&payload_frame(&[0, 1, 0, 0])), Err(Error::Truncated { .. })));
+        assert!(matches!(
+            decode(&payload_frame(&[0, 1, 0, 0])),
+            Err(Error::Truncated { .. })
+        ));
         assert!(matches!(
             decode(&payload_frame(&[0, 1, 0, 0, 0, 9])),
             Err(Error::TrailingBytes { count: 1, .. })

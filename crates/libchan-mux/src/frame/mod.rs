@@ -98,7 +98,9 @@ impl Head {
     /// Checks that the stream id fits the frame type: HELLO, PING and GOAWAY
     /// on stream 0, the known stream frames on any other stream.
     pub(crate) fn check_stream(&self) -> Result<(), Error> {
-        if self.frame_type.name().is_none() || self.frame_type.is_session_level() == self.stream.is_session() {
+        if self.frame_type.name().is_none()
+            || self.frame_type.is_session_level() == self.stream.is_session()
+        {
             Ok(())
         } else {
             Err(Error::InvalidStream {
@@ -114,8 +116,15 @@ impl Head {
 /// # Panics
 /// If `len` exceeds `u32::MAX`: callers bound every payload by a `u32`
 /// frame size limit first.
-pub(crate) fn put_head(dst: &mut impl BufMut, frame_type: FrameType, flags: u8, stream: StreamId, len: usize) {
-    let length = u32::try_from(len).expect("frame payloads are bounded by a u32 limit before encoding");
+pub(crate) fn put_head(
+    dst: &mut impl BufMut,
+    frame_type: FrameType,
+    flags: u8,
+    stream: StreamId,
+    len: usize,
+) {
+    let length =
+        u32::try_from(len).expect("frame payloads are bounded by a u32 limit before encoding");
     Head {
         length,
         frame_type,
@@ -137,6 +146,12 @@ pub struct Unknown {
     pub stream: StreamId,
     /// Payload as received.
     pub payload: Bytes,
+}
+
+impl From<Unknown> for Frame {
+    fn from(f: Unknown) -> Self {
+        Self::Unknown(f)
+    }
 }
 
 /// One decoded frame.
@@ -289,7 +304,12 @@ pub(crate) fn check_length(head: &Head, max_payload: u32) -> Result<(), Error> {
 }
 
 /// Decodes a UTF-8 field of at most `max` bytes.
-pub(crate) fn utf8_field(field: &'static str, bytes: &[u8], min: usize, max: usize) -> Result<String, Error> {
+pub(crate) fn utf8_field(
+    field: &'static str,
+    bytes: &[u8],
+    min: usize,
+    max: usize,
+) -> Result<String, Error> {
     if bytes.len() < min || bytes.len() > max {
         return Err(Error::FieldLength {
             field,
@@ -430,7 +450,9 @@ mod tests {
             assert_eq!(read_frame(&mut partial, 1024), Ok(None), "cut at {cut}");
             assert_eq!(partial.len(), cut, "nothing consumed at {cut}");
         }
-        let got = read_frame(&mut wire, 1024).expect("valid").expect("complete");
+        let got = read_frame(&mut wire, 1024)
+            .expect("valid")
+            .expect("complete");
         assert_eq!(
             got,
             Frame::Credit(Credit {
@@ -471,7 +493,10 @@ mod tests {
             flags: 0,
             stream: StreamId::SESSION,
         };
-        assert!(matches!(check_length(&head, u32::MAX), Err(Error::TooLarge { max: 4096, .. })));
+        assert!(matches!(
+            check_length(&head, u32::MAX),
+            Err(Error::TooLarge { max: 4096, .. })
+        ));
     }
 
     #[test]

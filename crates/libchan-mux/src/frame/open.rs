@@ -88,8 +88,17 @@ mod tests {
 
     #[test]
     fn rejects_unknown_kind_and_bad_lengths() {
-        assert_eq!(Open::load(&head(0, 1), &[3]), Err(Error::InvalidStreamKind(3)));
-        assert!(matches!(Open::load(&head(0, 0), &[]), Err(Error::Truncated { .. })));
-        assert!(matches!(Open::load(&head(0, 2), &[0, 0]), Err(Error::TrailingBytes { .. })));
+        assert_eq!(
+            Open::load(&head(0, 1), &[3]),
+            Err(Error::InvalidStreamKind(3))
+        );
+        assert!(matches!(
+            Open::load(&head(0, 0), &[]),
+            Err(Error::Truncated { .. })
+        ));
+        assert!(matches!(
+            Open::load(&head(0, 2), &[0, 0]),
+            Err(Error::TrailingBytes { .. })
+        ));
     }
 }

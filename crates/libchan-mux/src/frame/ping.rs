@@ -67,13 +67,22 @@ mod tests {
             let mut buf = BytesMut::new();
             ping.encode(&mut buf);
             assert_eq!(buf.len(), 22);
-            assert_eq!(Ping::load(&head(if ack { 1 } else { 0 }, 8), &buf[14..]), Ok(ping));
+            assert_eq!(
+                Ping::load(&head(if ack { 1 } else { 0 }, 8), &buf[14..]),
+                Ok(ping)
+            );
         }
     }
 
     #[test]
     fn payload_must_be_exactly_eight_bytes() {
-        assert!(matches!(Ping::load(&head(0, 7), &[0; 7]), Err(Error::Truncated { .. })));
-        assert!(matches!(Ping::load(&head(0, 9), &[0; 9]), Err(Error::TrailingBytes { .. })));
+        assert!(matches!(
+            Ping::load(&head(0, 7), &[0; 7]),
+            Err(Error::Truncated { .. })
+        ));
+        assert!(matches!(
+            Ping::load(&head(0, 9), &[0; 9]),
+            Err(Error::TrailingBytes { .. })
+        ));
     }
 }

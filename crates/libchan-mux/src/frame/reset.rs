@@ -91,7 +91,10 @@ mod tests {
             Reset::load(&head(5), &[0, 0, 0, 1, 0xff]),
             Err(Error::InvalidUtf8 { .. })
         ));
-        assert!(matches!(Reset::load(&head(3), &[0, 0, 1]), Err(Error::Truncated { .. })));
+        assert!(matches!(
+            Reset::load(&head(3), &[0, 0, 1]),
+            Err(Error::Truncated { .. })
+        ));
     }
 
     #[test]

@@ -110,7 +110,9 @@ impl RecvWindow {
             });
         }
         self.credit = credit;
-        self.buffered = self.buffered.saturating_add(u64::try_from(len).unwrap_or(u64::MAX));
+        self.buffered = self
+            .buffered
+            .saturating_add(u64::try_from(len).unwrap_or(u64::MAX));
         Ok(())
     }
 
@@ -126,7 +128,9 @@ impl RecvWindow {
         }
         let increment = std::mem::take(&mut self.unacked);
         // credit + unacked <= window always holds, so this cannot overflow.
-        self.credit = self.credit.saturating_add(i64::try_from(increment).unwrap_or(MAX_CREDIT));
+        self.credit = self
+            .credit
+            .saturating_add(i64::try_from(increment).unwrap_or(MAX_CREDIT));
         Some(increment)
     }
 }

@@ -43,7 +43,11 @@ impl Deframer {
     /// Consumes bytes from the front of `input` until one frame is complete
     /// (returned with its payload) or `input` is empty (`Ok(None)`). A head
     /// whose length exceeds `max_payload` fails before anything is reserved.
-    pub(crate) fn poll(&mut self, input: &mut &[u8], max_payload: u32) -> Result<Option<(Head, Bytes)>, Error> {
+    pub(crate) fn poll(
+        &mut self,
+        input: &mut &[u8],
+        max_payload: u32,
+    ) -> Result<Option<(Head, Bytes)>, Error> {
         loop {
             match self.state {
                 State::Magic { matched } => {

@@ -9,13 +9,20 @@ use super::{Event, Phase, Session};
 use crate::codes::{ErrorCode, FrameType};
 use crate::config::PeerSettings;
 use crate::error::{Error, Violation};
-use crate::frame::{self, Close, Credit, Data, Frame, GoAway, Head, Hello, Open, Ping, Reset, VERSION};
+use crate::frame::{
+    self, Close, Credit, Data, Frame, GoAway, Head, Hello, Open, Ping, Reset, VERSION,
+};
 use crate::stream_id::StreamId;
 
 impl Session {
     /// Handles one complete frame. An `Err` is fatal; the caller fails the
     /// session with it.
-    pub(super) fn handle_frame(&mut self, now: Instant, head: Head, payload: Bytes) -> Result<(), Error> {
+    pub(super) fn handle_frame(
+        &mut self,
+        now: Instant,
+        head: Head,
+        payload: Bytes,
+    ) -> Result<(), Error> {
         if self.phase == Phase::Handshake {
             if head.frame_type != FrameType::HELLO {
                 return Err(Violation::ExpectedHello(head.frame_type).into());
@@ -67,7 +74,9 @@ impl Session {
         tracing::debug!(%codec, ?peer, "handshake done");
         // Streams we opened before the HELLO assumed the minimum window:
         // give them the difference, as HTTP/2 does for SETTINGS changes.
-        let delta = peer.initial_window.saturating_sub(PeerSettings::ASSUMED.initial_window);
+        let delta = peer
+            .initial_window
+            .saturating_sub(PeerSettings::ASSUMED.initial_window);
         self.peer = peer;
         self.codec = Some(codec.clone());
         self.phase = Phase::Ready;
@@ -108,7 +117,13 @@ impl Session {
             self.refuse(id, "too many unclaimed attachments (MAX_PENDING_OPENS)");
             return Ok(());
         }
-        let stream = Stream::new(f.kind, false, f.top_level, self.peer.initial_window, self.config.initial_window);
+        let stream = Stream::new(
+            f.kind,
+            false,
+            f.top_level,
+            self.peer.initial_window,
+            self.config.initial_window,
+        );
         if stream.pending {
             self.pending += 1;
         }
@@ -135,7 +150,11 @@ impl Session {
     /// The stream `id` if it is live; `None` if it has ended (frames for it
     /// are ignored: they can race with our RESET); an error if it was never
     /// opened.
-    fn live_stream(&mut self, frame_type: FrameType, id: StreamId) -> Result<Option<&mut Stream>, Error> {
+    fn live_stream(
+        &mut self,
+        frame_type: FrameType,
+        id: StreamId,
+    ) -> Result<Option<&mut Stream>, Error> {
         let opened = if self.is_local_id(id) {
             id.0 < self.next_local
         } else {
@@ -166,7 +185,10 @@ impl Session {
                 outstanding: o.outstanding,
                 limit: o.limit,
             })?;
-        self.events.push_back(Event::Data { id, payload: f.payload });
+        self.events.push_back(Event::Data {
+            id,
+            payload: f.payload,
+        });
         Ok(())
     }
 
@@ -263,7 +285,11 @@ impl Session {
 }
 
 /// DATA and CLOSE may come only from a data sender whose half is open.
-fn check_peer_sending(stream: &Stream, frame_type: FrameType, id: StreamId) -> Result<(), Violation> {
+fn check_peer_sending(
+    stream: &Stream,
+    frame_type: FrameType,
+    id: StreamId,
+) -> Result<(), Violation> {
     if !stream.peer_sends() {
         return Err(Violation::WrongDirection { frame_type, id });
     }
@@ -293,7 +319,10 @@ mod tests {
             select_codec(&v(&["msgpack", "json"]), &v(&["json", "msgpack"])),
             Some("msgpack".into())
         );
-        assert_eq!(select_codec(&v(&["xml", "json"]), &v(&["json"])), Some("json".into()));
+        assert_eq!(
+            select_codec(&v(&["xml", "json"]), &v(&["json"])),
+            Some("json".into())
+        );
         assert_eq!(select_codec(&v(&["xml"]), &v(&["json"])), None);
         assert_eq!(select_codec(&v(&[]), &v(&["json"])), None);
     }

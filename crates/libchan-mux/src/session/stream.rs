@@ -65,7 +65,13 @@ pub(crate) struct Stream {
 impl Stream {
     /// A new stream. `send_window` is the peer's `INITIAL_WINDOW` (or the
     /// pre-HELLO assumption), `recv_window` ours.
-    pub(crate) fn new(kind: StreamKind, local: bool, top_level: bool, send_window: u64, recv_window: u64) -> Self {
+    pub(crate) fn new(
+        kind: StreamKind,
+        local: bool,
+        top_level: bool,
+        send_window: u64,
+        recv_window: u64,
+    ) -> Self {
         let mut stream = Self {
             kind,
             local,
@@ -147,10 +153,22 @@ mod tests {
 
     #[test]
     fn initial_state_follows_kind_and_opener() {
-        assert_eq!(stream(StreamKind::OpenerSends, true).state, State::HalfClosedRemote);
-        assert_eq!(stream(StreamKind::OpenerSends, false).state, State::HalfClosedLocal);
-        assert_eq!(stream(StreamKind::OpenerReceives, true).state, State::HalfClosedLocal);
-        assert_eq!(stream(StreamKind::OpenerReceives, false).state, State::HalfClosedRemote);
+        assert_eq!(
+            stream(StreamKind::OpenerSends, true).state,
+            State::HalfClosedRemote
+        );
+        assert_eq!(
+            stream(StreamKind::OpenerSends, false).state,
+            State::HalfClosedLocal
+        );
+        assert_eq!(
+            stream(StreamKind::OpenerReceives, true).state,
+            State::HalfClosedLocal
+        );
+        assert_eq!(
+            stream(StreamKind::OpenerReceives, false).state,
+            State::HalfClosedRemote
+        );
         assert_eq!(stream(StreamKind::Bytes, true).state, State::Open);
     }
 

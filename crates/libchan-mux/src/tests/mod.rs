@@ -1,1 +1,9 @@
-//! tests
+//! Behaviour tests: two sessions wired together in memory on virtual time.
+
+mod flow;
+mod handshake;
+mod input;
+mod proptests;
+mod streams;
+mod timers;
+mod util;

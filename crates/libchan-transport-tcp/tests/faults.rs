@@ -1,0 +1,286 @@
+//! Faults on real loopback sockets: a peer that dies mid-frame, a peer
+//! process killed, garbage instead of a handshake, an oversize length after
+//! a valid handshake. Every affected handle must report a typed error, the
+//! session's tasks must end, and nothing may panic. Waits are bounded by
+//! timeouts; nothing here asserts on timing.
+
+use std::time::{Duration, Instant};
+
+use libchan_codec_json::Json;
+use libchan_core::{ChannelError, Session, SessionError, SessionExt};
+use libchan_mux::{Config as Limits, Role, Session as Proto, StreamKind};
+use libchan_transport_tcp::{connect, Config, Listener};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Generous bound on any wait: it separates "slow" from "never".
+const PATIENCE: Duration = Duration::from_secs(20);
+
+async fn within<F: std::future::Future>(what: &str, fut: F) -> F::Output {
+    tokio::time::timeout(PATIENCE, fut)
+        .await
+        .unwrap_or_else(|_| panic!("hung waiting for {what}"))
+}
+
+/// Waits until the runtime's live task count drops back to `baseline`.
+async fn tasks_settle_to(baseline: usize) {
+    within("the session's tasks to end", async {
+        loop {
+            let alive = tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks();
+            if alive <= baseline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
+/// A hand-driven acceptor: the sans-IO protocol writing to a raw socket.
+fn scripted_acceptor() -> Proto {
+    Proto::new(Role::Acceptor, Limits::new(["json"]), Instant::now()).expect("config")
+}
+
+async fn read_preface(sock: &mut TcpStream) {
+    let mut magic = [0u8; 8];
+    sock.read_exact(&mut magic)
+        .await
+        .expect("the dialer's magic");
+    assert_eq!(&magic, b"libchan\0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_dropped_mid_frame_breaks_every_channel() {
+    let raw = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = raw.local_addr().expect("addr");
+    let baseline = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+
+    let peer = tokio::spawn(async move {
+        let (mut sock, _) = raw.accept().await.expect("accept");
+        read_preface(&mut sock).await;
+        let mut proto = scripted_acceptor();
+        let id = proto.open(StreamKind::OpenerSends, true).expect("open");
+        proto.send_data(id, b"\"first\"").expect("send");
+        let whole = proto.poll_transmit().expect("preface, HELLO, OPEN, DATA");
+        sock.write_all(&whole).await.expect("write");
+        proto
+            .send_data(id, b"\"second, never finished\"")
+            .expect("send");
+        let frame = proto.poll_transmit().expect("a DATA frame");
+        // Half a frame, then the connection dies.
+        sock.write_all(&frame[..frame.len() / 2])
+            .await
+            .expect("write half");
+        sock.flush().await.expect("flush");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(sock);
+    });
+
+    let session = connect(addr, Config::new(Json)).await.expect("connect");
+    let outbound = session.open::<String>().expect("open toward the peer");
+    let mut rx = within("accept", session.accept::<String>())
+        .await
+        .expect("accept")
+        .expect("the peer's channel");
+    assert_eq!(
+        within("first", rx.recv()).await.expect("recv"),
+        Some("first".to_string())
+    );
+    let err = within("the break", rx.recv())
+        .await
+        .expect_err("a half frame then EOF is not a clean close");
+    assert!(
+        matches!(
+            err,
+            ChannelError::SessionLost(SessionError::ConnectionLost(_) | SessionError::Io(_))
+        ),
+        "expected a lost connection, got {err:?}"
+    );
+    // Senders learn it too, at the latest once the break reaches their channel.
+    let send = within("a send to fail after the break", async {
+        loop {
+            if let Err(e) = outbound.send("x".into()).await {
+                break e;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        matches!(send, ChannelError::SessionLost(_)),
+        "senders on a lost session fail with SessionLost, got {send:?}"
+    );
+    let accept = within("accept after the break", session.accept::<String>()).await;
+    assert!(
+        matches!(
+            accept,
+            Err(SessionError::ConnectionLost(_) | SessionError::Io(_))
+        ),
+        "accept on a lost session fails, got {accept:?}"
+    );
+    peer.await.expect("peer task");
+    drop((session, outbound, rx));
+    tasks_settle_to(baseline).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_instead_of_a_handshake_is_a_handshake_error_on_both_ends() {
+    // A libchan server receiving an HTTP request.
+    let listener = Listener::bind("127.0.0.1:0", Config::new(Json))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let client = tokio::spawn(async move {
+        let mut sock = TcpStream::connect(addr).await.expect("connect");
+        sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = Vec::new();
+        let _ = sock.read_to_end(&mut answer).await;
+        answer
+    });
+    let (session, _) = listener.accept().await.expect("accept");
+    let err = within("handshake", session.handshake())
+        .await
+        .expect_err("an HTTP request is not a libchan handshake");
+    assert!(
+        matches!(&err, SessionError::Handshake(why) if why.contains("magic")),
+        "expected a bad-magic handshake error, got {err:?}"
+    );
+    let answer = within("the server to hang up", client)
+        .await
+        .expect("client");
+    assert!(
+        answer.starts_with(b"libchan\0"),
+        "the server still introduced itself before hanging up"
+    );
+
+    // A libchan client talking to something that answers garbage.
+    let raw = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = raw.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let (mut sock, _) = raw.accept().await.expect("accept");
+        let _ = sock.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await;
+        let mut sink = Vec::new();
+        let _ = sock.read_to_end(&mut sink).await;
+    });
+    let session = connect(addr, Config::new(Json)).await.expect("connect");
+    // Opening races the banner: it either fails at once or its first send does.
+    let opened = session.open::<u32>();
+    let err = within("handshake", session.handshake())
+        .await
+        .expect_err("an SSH banner is not a libchan handshake");
+    assert!(matches!(err, SessionError::Handshake(_)), "got {err:?}");
+    match opened {
+        Err(e) => assert!(matches!(e, SessionError::Handshake(_)), "got {e:?}"),
+        Ok(tx) => {
+            let send = within("send", tx.send(1)).await;
+            assert!(
+                matches!(
+                    send,
+                    Err(ChannelError::SessionLost(SessionError::Handshake(_)))
+                ),
+                "a channel opened before a failed handshake reports it, got {send:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_length_after_a_valid_handshake_ends_the_session() {
+    let raw = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = raw.local_addr().expect("addr");
+    let peer = tokio::spawn(async move {
+        let (mut sock, _) = raw.accept().await.expect("accept");
+        read_preface(&mut sock).await;
+        let mut proto = scripted_acceptor();
+        let id = proto.open(StreamKind::OpenerSends, true).expect("open");
+        proto.send_data(id, b"1").expect("send");
+        let whole = proto.poll_transmit().expect("preface, HELLO, OPEN, DATA");
+        sock.write_all(&whole).await.expect("write");
+        // A DATA head claiming 4 GiB: must be refused before any allocation.
+        let mut head = Vec::new();
+        head.extend_from_slice(&u32::MAX.to_be_bytes());
+        head.push(0x02);
+        head.push(0);
+        head.extend_from_slice(&id.0.to_be_bytes());
+        sock.write_all(&head).await.expect("write head");
+        // The libchan side answers with a GOAWAY and hangs up.
+        let mut rest = Vec::new();
+        let _ = sock.read_to_end(&mut rest).await;
+        rest
+    });
+    let session = connect(addr, Config::new(Json)).await.expect("connect");
+    let mut rx = within("accept", session.accept::<u32>())
+        .await
+        .expect("accept")
+        .expect("channel");
+    assert_eq!(within("recv", rx.recv()).await.expect("recv"), Some(1));
+    let err = within("the break", rx.recv()).await.expect_err("broken");
+    match err {
+        ChannelError::SessionLost(SessionError::Protocol { code, .. }) => {
+            assert_eq!(code, libchan_mux::ErrorCode::FRAME_SIZE_ERROR.0)
+        }
+        other => panic!("expected a frame-size protocol error, got {other:?}"),
+    }
+    let rest = within("the peer", peer).await.expect("peer");
+    // The last frame the libchan side wrote is a GOAWAY (type 0x07).
+    assert!(
+        rest.windows(2).any(|w| w == [0x07, 0x00]),
+        "the session said goodbye with a GOAWAY before closing"
+    );
+    session
+        .close()
+        .await
+        .expect("close after failure is a no-op");
+}
+
+/// Runs as the child process of `killed_peer_process_breaks_its_channels`.
+#[tokio::test]
+async fn child_peer_process() {
+    let Ok(addr) = std::env::var("LIBCHAN_TEST_CHILD_ADDR") else {
+        return; // Only meaningful as the child of the test below.
+    };
+    let session = connect(addr, Config::new(Json)).await.expect("connect");
+    let tx = session.open::<String>().expect("open");
+    tx.send("alive".into()).await.expect("send");
+    // Keep the session and the channel open until killed.
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_peer_process_breaks_its_channels() {
+    let listener = Listener::bind("127.0.0.1:0", Config::new(Json))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "child_peer_process", "--nocapture"])
+        .env("LIBCHAN_TEST_CHILD_ADDR", addr.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the peer process");
+    let (session, _) = within("the child to connect", listener.accept())
+        .await
+        .expect("accept");
+    let mut rx = within("accept", session.accept::<String>())
+        .await
+        .expect("accept")
+        .expect("channel");
+    assert_eq!(
+        within("recv", rx.recv()).await.expect("recv"),
+        Some("alive".to_string())
+    );
+    child.kill().await.expect("SIGKILL the peer");
+    let err = within("the break", rx.recv())
+        .await
+        .expect_err("a killed peer is not a clean close");
+    assert!(
+        matches!(err, ChannelError::SessionLost(_)),
+        "expected a lost session, got {err:?}"
+    );
+}
