@@ -178,12 +178,17 @@ async fn garbage_instead_of_a_handshake_is_a_handshake_error_on_both_ends() {
     match opened {
         Err(e) => assert!(matches!(e, SessionError::Handshake(_)), "got {e:?}"),
         Ok(tx) => {
-            let send = within("send", tx.send(1)).await;
+            let send = within("a send to fail", async {
+                loop {
+                    if let Err(e) = tx.send(1).await {
+                        break e;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await;
             assert!(
-                matches!(
-                    send,
-                    Err(ChannelError::SessionLost(SessionError::Handshake(_)))
-                ),
+                matches!(send, ChannelError::SessionLost(SessionError::Handshake(_))),
                 "a channel opened before a failed handshake reports it, got {send:?}"
             );
         }
