@@ -5,7 +5,7 @@
 //! sessions" and "cut the connection under them" — and instantiates every
 //! case as its own test with [`transport_suite!`]:
 //!
-//! ```ignore
+//! ```text
 //! // tests/conformance.rs of your transport crate
 //! struct MyHarness;
 //!
@@ -88,7 +88,8 @@ macro_rules! transport_suite {
                 byte_stream_in_a_message_is_duplex,
                 end_sent_back_reaches_its_owner_directly,
                 thousand_concurrent_channels,
-                slow_receiver_makes_the_sender_wait
+                slow_receiver_makes_the_sender_wait,
+                queued_messages_outlive_the_last_sender
             );
         }
     };

@@ -289,3 +289,62 @@ async fn killed_peer_process_breaks_its_channels() {
         "expected a lost session, got {err:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_above_the_assumed_frame_limit_waits_for_the_handshake() {
+    let listener = Listener::bind("127.0.0.1:0", Config::new(Json))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (client, server) = tokio::join!(connect(addr, Config::new(Json)), listener.accept());
+    let (client, (server, _)) = (client.expect("connect"), server.expect("accept"));
+    let tx = client.open::<String>().expect("open");
+    let big = "a".repeat(4096);
+    for _ in 0..3 {
+        tx.send(big.clone()).await.expect("send");
+    }
+    let mut rx = within("accept", server.accept::<String>())
+        .await
+        .expect("accept")
+        .expect("channel");
+    for _ in 0..3 {
+        assert_eq!(
+            within("recv", rx.recv()).await.expect("recv"),
+            Some(big.clone())
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_sender_dropping_with_messages_queued_loses_none() {
+    let listener = Listener::bind("127.0.0.1:0", Config::new(Json))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (client, server) = tokio::join!(connect(addr, Config::new(Json)), listener.accept());
+    let (client, (server, _)) = (client.expect("connect"), server.expect("accept"));
+    let n = 10_000;
+    let reader = tokio::spawn(async move {
+        let mut rx = server
+            .accept::<String>()
+            .await
+            .expect("accept")
+            .expect("channel");
+        let mut got = 0;
+        while let Some(m) = rx.recv().await.expect("recv") {
+            assert_eq!(m.len(), 1024);
+            got += 1;
+        }
+        got
+    });
+    let tx = client.open::<String>().expect("open");
+    let msg = "a".repeat(1024);
+    within("sending", async {
+        for _ in 0..n {
+            tx.send(msg.clone()).await.expect("send");
+        }
+    })
+    .await;
+    drop(tx);
+    assert_eq!(within("the reader", reader).await.expect("reader"), n);
+}

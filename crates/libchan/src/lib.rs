@@ -6,8 +6,8 @@
 //! its own reply channel, its own stdin/stdout, its own event feed.
 //!
 //! Pick the pieces with cargo features: one per codec (`json`) and one per
-//! transport (`inmem`), for example
-//! `libchan = { version = "0.1", features = ["json", "inmem"] }`.
+//! transport (`inmem`, `tcp`), for example
+//! `libchan = { version = "0.1", features = ["json", "tcp"] }`.
 //!
 //! ## Request/response
 //!
@@ -69,6 +69,22 @@ pub mod codec {
     #[cfg(feature = "json")]
     #[doc(inline)]
     pub use libchan_codec_json::Json;
+
+    #[cfg(feature = "msgpack")]
+    #[doc(inline)]
+    pub use libchan_codec_msgpack::Msgpack;
+
+    #[cfg(feature = "xml")]
+    #[doc(inline)]
+    pub use libchan_codec_xml::Xml;
+}
+
+/// TCP: [`connect`](tcp::connect), [`Listener`](tcp::Listener), and the
+/// session configuration (codecs offered, limits).
+#[cfg(feature = "tcp")]
+pub mod tcp {
+    #[doc(inline)]
+    pub use libchan_transport_tcp::{connect, serve, Config, Listener, TcpSession};
 }
 
 /// The in-process transport: a connected pair of sessions.

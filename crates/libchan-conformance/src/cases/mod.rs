@@ -15,7 +15,10 @@ pub use nesting::{
     nested_ends_at_depth_travel_both_ways, reply_channels_answer_requests,
     seed_message_request_response,
 };
-pub use scale::{slow_receiver_makes_the_sender_wait, thousand_concurrent_channels};
+pub use scale::{
+    queued_messages_outlive_the_last_sender, slow_receiver_makes_the_sender_wait,
+    thousand_concurrent_channels,
+};
 
 use crate::Harness;
 
@@ -34,4 +37,5 @@ pub async fn run_all<H: Harness>(harness: &H) {
     end_sent_back_reaches_its_owner_directly(harness).await;
     thousand_concurrent_channels(harness).await;
     slow_receiver_makes_the_sender_wait(harness).await;
+    queued_messages_outlive_the_last_sender(harness).await;
 }

@@ -120,3 +120,35 @@ fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     let mut fut = pin!(fut);
     fut.as_mut().poll(&mut cx)
 }
+
+/// Messages still queued (waiting for credit) when the last sender is
+/// dropped are delivered, then the channel closes cleanly.
+pub async fn queued_messages_outlive_the_last_sender<H: Harness>(h: &H) {
+    const SIZE: usize = 64 * 1024;
+    const COUNT: usize = 32;
+    let (dialer, acceptor) = h.pair().await;
+    let tx = dialer.open::<Blob>().expect("open");
+    let blob = bytes::Bytes::from(vec![1u8; SIZE]);
+    // 2 MiB: more than a connection's window, so most of it is still queued
+    // on the sending side when the sender goes away.
+    let sender = tokio::spawn(async move {
+        for _ in 0..COUNT {
+            tx.send(Blob {
+                bytes: blob.clone(),
+            })
+            .await
+            .expect("send");
+        }
+    });
+    let mut rx = within("accept", acceptor.accept::<Blob>())
+        .await
+        .expect("accept")
+        .expect("channel");
+    let mut got = 0;
+    while let Some(m) = within("next message", rx.recv()).await.expect("recv") {
+        assert_eq!(m.bytes.len(), SIZE);
+        got += 1;
+    }
+    within("sender", sender).await.expect("sender task");
+    assert_eq!(got, COUNT, "every message sent before the drop arrives");
+}

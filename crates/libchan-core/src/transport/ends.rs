@@ -100,7 +100,7 @@ impl<T: Payload> ErasedReceiver for TypedReceiver<T> {
     }
 
     fn attach(&self, sink: Arc<dyn StreamSink>) {
-        let handle = DrainHandle(Arc::downgrade(&self.0) as Weak<dyn ErasedDrain>);
+        let handle = DrainHandle(self.0.clone() as Arc<dyn ErasedDrain>);
         {
             let mut st = self.0.lock();
             st.consumer = Consumer::Drain {
@@ -265,9 +265,12 @@ impl fmt::Debug for Feed {
 }
 
 /// A session's handle on a channel that drains onto one of its streams.
-/// Weak: it does not keep the channel alive.
+///
+/// It keeps the channel alive: messages queued when the last sender is
+/// dropped must still reach the stream. The session drops it when the
+/// stream finishes (closed, reset, or the session ended).
 #[derive(Clone)]
-pub struct DrainHandle(Weak<dyn ErasedDrain>);
+pub struct DrainHandle(Arc<dyn ErasedDrain>);
 
 pub(crate) trait ErasedDrain: Send + Sync {
     fn pump(self: Arc<Self>);
@@ -287,25 +290,19 @@ impl<T: Payload> ErasedDrain for Chan<T> {
 impl DrainHandle {
     /// Credit returned (or the stream was just announced): encode what is queued.
     pub fn pump(&self) {
-        if let Some(chan) = self.0.upgrade() {
-            chan.pump();
-        }
+        self.0.clone().pump();
     }
 
     /// The stream died (cancelled by the peer, or its session lost): every
     /// sender into the channel gets `err`.
     pub fn fail(&self, err: ChannelError) {
-        if let Some(chan) = self.0.upgrade() {
-            chan.fail(err);
-        }
+        self.0.fail(err);
     }
 }
 
 impl fmt::Debug for DrainHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DrainHandle")
-            .field("alive", &(self.0.strong_count() > 0))
-            .finish()
+        f.debug_struct("DrainHandle").finish_non_exhaustive()
     }
 }
 
@@ -410,7 +407,7 @@ impl<T: Payload> Sender<T> {
                         pump: pump::<T>,
                     },
                 );
-                sink.attach_drain(DrainHandle(Arc::downgrade(&chan) as Weak<dyn ErasedDrain>));
+                sink.attach_drain(DrainHandle(chan.clone() as Arc<dyn ErasedDrain>));
                 Ok(Sender { chan })
             }
             IncomingEnd::Inbound(_) => Err(NestError::WrongKind {

@@ -1,0 +1,245 @@
+//! libchan over TCP loopback beside a raw length-prefixed socket, measured
+//! in the same run.
+//!
+//! * one-way throughput, 16 B, 1 KiB and 64 KiB messages. Baseline: 4-byte
+//!   length-prefixed frames through a 64 KiB `BufWriter`, flushed at the end,
+//!   read with a `BufReader`.
+//! * request/response where every request carries a fresh reply channel
+//!   (`Request::call`), p50 and p99. Baseline: 16 B ping-pong, flush per
+//!   message.
+//!
+//! Each on a multi-thread and a current-thread runtime. Messages are
+//! `String`s (the JSON codec writes them as strings; bytes would become
+//! arrays of numbers).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use libchan::codec::Json;
+use libchan::tcp::{connect, Config, Listener};
+use libchan::{Request, SessionExt};
+use support::{iters, print, Row};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+
+fn runtime(multi: bool) -> tokio::runtime::Runtime {
+    let mut b = if multi {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    b.enable_all().build().expect("runtime")
+}
+
+async fn raw_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let client = client.expect("connect");
+    let server = server.expect("accept").0;
+    client.set_nodelay(true).expect("nodelay");
+    server.set_nodelay(true).expect("nodelay");
+    (client, server)
+}
+
+async fn libchan_pair() -> (libchan::tcp::TcpSession, libchan::tcp::TcpSession) {
+    let listener = Listener::bind("127.0.0.1:0", Config::new(Json))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (client, server) = tokio::join!(connect(addr, Config::new(Json)), listener.accept());
+    (client.expect("connect"), server.expect("accept").0)
+}
+
+async fn raw_one_way(n: u64, size: usize) -> Duration {
+    let (client, server) = raw_pair().await;
+    let payload = vec![b'a'; size];
+    let reader = tokio::spawn(async move {
+        let mut rd = BufReader::with_capacity(64 * 1024, server);
+        let mut buf = vec![0u8; size];
+        for _ in 0..n {
+            let len = rd.read_u32().await.expect("len") as usize;
+            rd.read_exact(&mut buf[..len]).await.expect("payload");
+        }
+    });
+    let start = Instant::now();
+    let mut wr = BufWriter::with_capacity(64 * 1024, client);
+    for _ in 0..n {
+        wr.write_u32(size as u32).await.expect("len");
+        wr.write_all(&payload).await.expect("payload");
+    }
+    wr.flush().await.expect("flush");
+    reader.await.expect("reader");
+    start.elapsed()
+}
+
+async fn libchan_one_way(n: u64, size: usize) -> Duration {
+    let (client, server) = libchan_pair().await;
+    let payload = "a".repeat(size);
+    let reader = tokio::spawn(async move {
+        let mut rx = server
+            .accept::<String>()
+            .await
+            .expect("accept")
+            .expect("channel");
+        let mut got = 0u64;
+        while let Some(m) = rx.recv().await.expect("recv") {
+            debug_assert_eq!(m.len(), size);
+            got += 1;
+        }
+        assert_eq!(got, n);
+        server
+    });
+    let start = Instant::now();
+    let tx = client.open::<String>().expect("open");
+    for _ in 0..n {
+        tx.send(payload.clone()).await.expect("send");
+    }
+    drop(tx);
+    let _server = reader.await.expect("reader");
+    start.elapsed()
+}
+
+async fn raw_round_trips(n: u64) -> Vec<Duration> {
+    let (mut client, server) = raw_pair().await;
+    let echo = tokio::spawn(async move {
+        let mut server = server;
+        let mut buf = [0u8; 16];
+        loop {
+            let Ok(len) = server.read_u32().await else {
+                return;
+            };
+            server
+                .read_exact(&mut buf[..len as usize])
+                .await
+                .expect("payload");
+            server.write_u32(len).await.expect("len");
+            server
+                .write_all(&buf[..len as usize])
+                .await
+                .expect("payload");
+            server.flush().await.expect("flush");
+        }
+    });
+    let payload = [b'a'; 16];
+    let mut buf = [0u8; 16];
+    let mut samples = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let start = Instant::now();
+        client.write_u32(16).await.expect("len");
+        client.write_all(&payload).await.expect("payload");
+        client.flush().await.expect("flush");
+        let len = client.read_u32().await.expect("len");
+        client
+            .read_exact(&mut buf[..len as usize])
+            .await
+            .expect("payload");
+        samples.push(start.elapsed());
+    }
+    drop(client);
+    echo.await.expect("echo");
+    samples
+}
+
+async fn libchan_round_trips(n: u64) -> Vec<Duration> {
+    let (client, server) = libchan_pair().await;
+    let responder = tokio::spawn(async move {
+        let mut requests = server
+            .accept::<Request<String, String>>()
+            .await
+            .expect("accept")
+            .expect("channel");
+        while let Some(req) = requests.recv().await.expect("recv") {
+            let body = req.body.clone();
+            req.respond(body).await.expect("respond");
+        }
+        server
+    });
+    let service = client.open::<Request<String, String>>().expect("open");
+    let payload = "a".repeat(16);
+    let mut samples = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let start = Instant::now();
+        service.call(payload.clone()).await.expect("call");
+        samples.push(start.elapsed());
+    }
+    drop(service);
+    let _server = responder.await.expect("responder");
+    samples
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i]
+}
+
+fn median_of<F: FnMut() -> Duration>(rounds: usize, mut f: F) -> Duration {
+    let mut v: Vec<Duration> = (0..rounds).map(|_| f()).collect();
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    for (label, multi) in [
+        ("multi-thread runtime", true),
+        ("current-thread runtime", false),
+    ] {
+        let rt = runtime(multi);
+        let mut rows = Vec::new();
+        for (name, size, full) in [
+            ("16 B", 16usize, 400_000u64),
+            ("1 KiB", 1024, 100_000),
+            ("64 KiB", 64 * 1024, 4_000),
+        ] {
+            let n = iters(full);
+            let rounds = support::rounds();
+            eprintln!("raw one-way {name}");
+            let raw = median_of(rounds, || rt.block_on(raw_one_way(n, size)));
+            eprintln!("libchan one-way {name}");
+            let lib = median_of(rounds, || rt.block_on(libchan_one_way(n, size)));
+            let per_sec = |d: Duration| n as f64 / d.as_secs_f64();
+            let (unit, scale) = if size >= 1024 {
+                ("MB/s", size as f64 / 1e6)
+            } else {
+                ("kmsg/s", 1e-3)
+            };
+            rows.push(Row {
+                what: format!("one-way throughput, {name}"),
+                libchan: per_sec(lib) * scale,
+                baseline: per_sec(raw) * scale,
+                unit: if unit == "MB/s" { "MB/s" } else { "k/s" },
+                higher_is_better: true,
+                target: match name {
+                    "16 B" => ">= 0.25x",
+                    "64 KiB" => ">= 0.80x",
+                    _ => "",
+                },
+            });
+        }
+        let n = iters(20_000);
+        let mut raw = rt.block_on(raw_round_trips(n));
+        let mut lib = rt.block_on(libchan_round_trips(n));
+        for (p, target) in [(0.5, "p50 <= 1.5x raw"), (0.99, "")] {
+            rows.push(Row {
+                what: format!(
+                    "request/response, fresh reply channel, p{}",
+                    (p * 100.0) as u32
+                ),
+                libchan: percentile(&mut lib, p).as_secs_f64() * 1e6,
+                baseline: percentile(&mut raw, p).as_secs_f64() * 1e6,
+                unit: "us",
+                higher_is_better: false,
+                target,
+            });
+        }
+        print(
+            &format!("libchan over TCP loopback (json) vs a raw length-prefixed socket ({label})"),
+            "raw socket",
+            &rows,
+        );
+    }
+}
