@@ -197,9 +197,7 @@ fn main() {
         ] {
             let n = iters(full);
             let rounds = support::rounds();
-            eprintln!("raw one-way {name}");
             let raw = median_of(rounds, || rt.block_on(raw_one_way(n, size)));
-            eprintln!("libchan one-way {name}");
             let lib = median_of(rounds, || rt.block_on(libchan_one_way(n, size)));
             let per_sec = |d: Duration| n as f64 / d.as_secs_f64();
             let (unit, scale) = if size >= 1024 {
