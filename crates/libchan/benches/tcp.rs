@@ -195,6 +195,9 @@ fn main() {
             ("1 KiB", 1024, 100_000),
             ("64 KiB", 64 * 1024, 4_000),
         ] {
+            if !support::selected(&format!("one-way {name} {label}")) {
+                continue;
+            }
             let n = iters(full);
             let rounds = support::rounds();
             let raw = median_of(rounds, || rt.block_on(raw_one_way(n, size)));
@@ -217,6 +220,16 @@ fn main() {
                     _ => "",
                 },
             });
+        }
+        if !support::selected(&format!("request/response {label}")) {
+            print(
+                &format!(
+                    "libchan over TCP loopback (json) vs a raw length-prefixed socket ({label})"
+                ),
+                "raw socket",
+                &rows,
+            );
+            continue;
         }
         let n = iters(20_000);
         let mut raw = rt.block_on(raw_round_trips(n));

@@ -16,7 +16,9 @@
 mod scope;
 mod serde_impls;
 
-pub use scope::{export, import, with_exporter, with_importer};
+pub use scope::{
+    export, import, with_exporter, with_exporter_boxed, with_importer, with_importer_boxed,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -16,7 +16,14 @@ thread_local! {
 /// then hands the exporter back with `f`'s result, so it can act on what was
 /// exported. Scopes nest: an outer exporter is restored afterwards.
 pub fn with_exporter<E: Exporter, R>(exporter: E, f: impl FnOnce() -> R) -> (R, E) {
-    let outer = EXPORTER.with(|c| c.replace(Some(Box::new(exporter))));
+    let (result, exporter) = with_exporter_boxed(Box::new(exporter), f);
+    (result, *exporter)
+}
+
+/// [`with_exporter`] for an exporter already boxed, handed back boxed, so a
+/// session can reuse one allocation for every message it encodes.
+pub fn with_exporter_boxed<E: Exporter, R>(exporter: Box<E>, f: impl FnOnce() -> R) -> (R, Box<E>) {
+    let outer = EXPORTER.with(|c| c.replace(Some(exporter)));
     let result = f();
     let back: Box<dyn Any> = EXPORTER
         .with(|c| c.replace(outer))
@@ -24,13 +31,19 @@ pub fn with_exporter<E: Exporter, R>(exporter: E, f: impl FnOnce() -> R) -> (R, 
     let exporter = back
         .downcast::<E>()
         .expect("the scope hands back the exporter it was given");
-    (result, *exporter)
+    (result, exporter)
 }
 
 /// Runs `f` (a synchronous decode) with `importer` installed for this thread,
 /// then hands the importer back with `f`'s result.
 pub fn with_importer<I: Importer, R>(importer: I, f: impl FnOnce() -> R) -> (R, I) {
-    let outer = IMPORTER.with(|c| c.replace(Some(Box::new(importer))));
+    let (result, importer) = with_importer_boxed(Box::new(importer), f);
+    (result, *importer)
+}
+
+/// [`with_importer`] for an importer already boxed, handed back boxed.
+pub fn with_importer_boxed<I: Importer, R>(importer: Box<I>, f: impl FnOnce() -> R) -> (R, Box<I>) {
+    let outer = IMPORTER.with(|c| c.replace(Some(importer)));
     let result = f();
     let back: Box<dyn Any> = IMPORTER
         .with(|c| c.replace(outer))
@@ -38,7 +51,7 @@ pub fn with_importer<I: Importer, R>(importer: I, f: impl FnOnce() -> R) -> (R, 
     let importer = back
         .downcast::<I>()
         .expect("the scope hands back the importer it was given");
-    (result, *importer)
+    (result, importer)
 }
 
 /// Exports `end` through the current thread's exporter.

@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use libchan_core::nest::{with_importer, ChannelRef, Importer, RefKind};
+use libchan_core::nest::{with_importer_boxed, ChannelRef, Importer, RefKind};
 use libchan_core::transport::{CreditSink, CreditToken, Feed, InboundSlot, IncomingEnd};
 use libchan_core::{ByteStream, ChannelError, NestError};
 
@@ -18,6 +18,9 @@ thread_local! {
     /// True while this thread decodes a message: feeds attached meanwhile
     /// are flushed after that message, not inside it.
     static DELIVERING: Cell<bool> = const { Cell::new(false) };
+    /// Reused importer allocation.
+    static IMPORTER: std::cell::RefCell<Option<Box<SessionImporter>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// Decodes one message into its channel; on failure resets the stream.
@@ -30,12 +33,20 @@ pub(crate) fn deliver(shared: &Arc<Shared>, feed: &Feed, id: StreamId, payload: 
         return;
     };
     let credit = CreditToken::new(shared.clone(), id.0, payload.len());
-    let importer = SessionImporter {
-        shared: shared.clone(),
+    let importer = match IMPORTER.with(|i| i.borrow_mut().take()) {
+        Some(mut boxed) => {
+            boxed.shared = shared.clone();
+            boxed
+        }
+        None => Box::new(SessionImporter {
+            shared: shared.clone(),
+        }),
     };
     let outer = DELIVERING.with(|d| d.replace(true));
-    let (result, _) = with_importer(importer, || feed.deliver(&*codec, &payload, credit));
+    let (result, importer) =
+        with_importer_boxed(importer, || feed.deliver(&*codec, &payload, credit));
     DELIVERING.with(|d| d.set(outer));
+    IMPORTER.with(|i| *i.borrow_mut() = Some(importer));
     if let Err(err) = result {
         let code = match &err {
             ChannelError::Decode(_) => ErrorCode::DECODE_ERROR,

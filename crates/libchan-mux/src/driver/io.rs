@@ -104,6 +104,9 @@ pub(crate) async fn writer<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W
                     return;
                 }
                 shared.writer_wake.notified().await;
+                // Let the tasks that woke us queue more frames first: one
+                // write then carries many small messages.
+                tokio::task::yield_now().await;
             }
         }
     }
@@ -119,9 +122,17 @@ fn process_events(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
                 st.ready = true;
                 let chosen = shared.codecs.iter().find(|c| c.name() == codec).cloned();
                 match chosen {
-                    Some(c) => st.codec = Some(c),
+                    Some(c) => {
+                        st.codec = Some(c);
+                        if st.end.is_none() {
+                            shared
+                                .open_for_sends
+                                .store(true, std::sync::atomic::Ordering::Release);
+                        }
+                    }
                     None => {
                         effects.push(lost(
+                            shared,
                             st,
                             SessionError::Handshake(format!(
                                 "the peer chose codec {codec:?}, which this side did not offer"
@@ -167,6 +178,16 @@ fn process_events(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
                         }
                         continue;
                     }
+                    entry
+                        .parked_flag
+                        .store(false, std::sync::atomic::Ordering::Release);
+                    if entry.close_when_unparked {
+                        let _ = st.proto.close(id);
+                        if let Some(done) = st.streams.remove(&id) {
+                            effects.push(Effect::Drop(Box::new(done)));
+                        }
+                        continue;
+                    }
                 }
                 let Some(entry) = st.streams.get_mut(&id) else {
                     continue;
@@ -182,11 +203,11 @@ fn process_events(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
             Event::Reset { id, code, reason } => effects.push(Effect::PeerReset(id, code, reason)),
             Event::PingAck { .. } => {}
             Event::GoAway { .. } => {
-                effects.push(lost(st, SessionError::Closed));
+                effects.push(lost(shared, st, SessionError::Closed));
                 return effects;
             }
             Event::Failed(err) => {
-                effects.push(lost(st, session_error(shared, &err)));
+                effects.push(lost(shared, st, session_error(shared, &err)));
                 return effects;
             }
         }
@@ -196,11 +217,14 @@ fn process_events(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
 
 /// Marks the session ended from inside event processing; the returned
 /// effect fails every stream once the lock is released.
-fn lost(st: &mut State, err: SessionError) -> Effect {
+fn lost(shared: &Shared, st: &mut State, err: SessionError) -> Effect {
     // `Shared::end` takes the lock itself; record the error now so nothing
     // new starts, and let the effect do the rest.
     let pending_end = err.clone();
     st.end.get_or_insert(err);
+    shared
+        .open_for_sends
+        .store(false, std::sync::atomic::Ordering::Release);
     Effect::End(pending_end)
 }
 

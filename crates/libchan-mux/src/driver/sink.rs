@@ -3,9 +3,10 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use libchan_core::nest::{with_exporter, ChannelRef, Exporter, OutgoingEnd, RefKind};
+use libchan_core::nest::{with_exporter_boxed, ChannelRef, Exporter, OutgoingEnd, RefKind};
 use libchan_core::transport::{DrainHandle, EncodeFn, StreamSink};
 use libchan_core::{ByteStream, ChannelError, Initiator, LimitError, NestError, SessionId};
 
@@ -16,6 +17,8 @@ use crate::{ErrorCode, SendError, StreamId, StreamKind};
 thread_local! {
     /// Reused encode buffer, so a send allocates nothing in steady state.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Reused exporter allocation (emptied between messages).
+    static EXPORTER: RefCell<Option<Box<SessionExporter>>> = const { RefCell::new(None) };
 }
 
 /// Messages above this size do not keep their buffer for the next send.
@@ -25,13 +28,23 @@ const SCRATCH_KEEP: usize = 256 * 1024;
 pub(crate) struct MuxSink {
     shared: Arc<Shared>,
     id: StreamId,
+    /// Set while an encoded message waits in the stream's entry for credit.
+    parked: Arc<AtomicBool>,
 }
 
 impl MuxSink {
     pub(crate) fn new(shared: &Arc<Shared>, id: StreamId) -> Self {
+        let parked = shared
+            .lock()
+            .streams
+            .entry(id)
+            .or_default()
+            .parked_flag
+            .clone();
         MuxSink {
             shared: shared.clone(),
             id,
+            parked,
         }
     }
 
@@ -61,12 +74,12 @@ impl StreamSink for MuxSink {
         self.id.0
     }
 
+    /// Ready for one more message. Protocol credit is checked by `send`
+    /// under the session lock: a message sent without credit is parked
+    /// (one per stream) until credit returns, and this reports `false`
+    /// meanwhile. So a send costs one lock, not two.
     fn has_credit(&self) -> bool {
-        let mut st = self.shared.lock();
-        st.end.is_none()
-            && st.codec.is_some()
-            && st.streams.get(&self.id).is_some_and(|e| e.parked.is_none())
-            && st.proto.poll_send_ready(self.id)
+        self.shared.open_for_sends.load(Ordering::Acquire) && !self.parked.load(Ordering::Acquire)
     }
 
     fn send(&self, encode: &mut EncodeFn<'_>) -> Result<(), ChannelError> {
@@ -75,12 +88,15 @@ impl StreamSink for MuxSink {
         };
         let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
         buf.clear();
-        let exporter = SessionExporter {
-            shared: self.shared.clone(),
-            opened: Vec::new(),
-            drains: Vec::new(),
-        };
-        let (encoded, exports) = with_exporter(exporter, || encode(&*codec, &mut buf));
+        let mut exporter = EXPORTER.with(|e| e.borrow_mut().take()).unwrap_or_else(|| {
+            Box::new(SessionExporter {
+                shared: self.shared.clone(),
+                opened: Vec::new(),
+                drains: Vec::new(),
+            })
+        });
+        exporter.shared = self.shared.clone();
+        let (encoded, exports) = with_exporter_boxed(exporter, || encode(&*codec, &mut buf));
         let result = match encoded {
             Err(e) => Err(ChannelError::Encode(Arc::new(e))),
             Ok(()) => self.queue(&buf),
@@ -88,13 +104,21 @@ impl StreamSink for MuxSink {
         if buf.capacity() <= SCRATCH_KEEP {
             SCRATCH.with(|s| *s.borrow_mut() = buf);
         }
-        exports.finish(result.is_ok());
+        let exports = exports.finish(result.is_ok());
+        EXPORTER.with(|e| *e.borrow_mut() = Some(exports));
         result
     }
 
     fn close(&self) {
         let entry = {
             let mut st = self.shared.lock();
+            if let Some(entry) = st.streams.get_mut(&self.id) {
+                if entry.parked.is_some() {
+                    // The last message waits for credit: close after it.
+                    entry.close_when_unparked = true;
+                    return;
+                }
+            }
             let _ = st.proto.close(self.id);
             st.streams.remove(&self.id)
         };
@@ -146,6 +170,7 @@ impl MuxSink {
                 match st.streams.get_mut(&self.id) {
                     Some(entry) => {
                         entry.parked = Some(payload.to_vec());
+                        entry.parked_flag.store(true, Ordering::Release);
                         Ok(())
                     }
                     None => Err(ChannelError::Closed),
@@ -193,7 +218,18 @@ impl SessionExporter {
     }
 
     /// The message was queued (or failed): pump the new drains, or undo.
-    fn finish(self, sent: bool) {
+    /// Hands the emptied exporter back for reuse.
+    fn finish(mut self: Box<Self>, sent: bool) -> Box<Self> {
+        self.run_finish(sent);
+        self.opened.clear();
+        self.drains.clear();
+        self
+    }
+
+    fn run_finish(&mut self, sent: bool) {
+        if self.opened.is_empty() {
+            return;
+        }
         if sent {
             let drains: Vec<DrainHandle> = {
                 let st = self.shared.lock();

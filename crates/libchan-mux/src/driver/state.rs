@@ -7,6 +7,7 @@
 //! return them as [`Effect`]s, run by the caller after unlocking.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
@@ -30,6 +31,9 @@ pub(crate) struct Shared {
     pub(crate) reader_wake: Notify,
     /// `accept` and `handshake` callers.
     pub(crate) accept_wake: Notify,
+    /// A codec is agreed and the session has not ended: sending may start.
+    /// Read without the lock on every send.
+    pub(crate) open_for_sends: AtomicBool,
 }
 
 pub(crate) struct State {
@@ -65,6 +69,11 @@ pub(crate) struct Entry {
     /// HELLO, a message above the assumed frame limit); sent first when
     /// credit arrives.
     pub(crate) parked: Option<Vec<u8>>,
+    /// Mirrors `parked.is_some()` for the stream's sink, read without the lock.
+    pub(crate) parked_flag: Arc<AtomicBool>,
+    /// The channel ended cleanly while a message was parked: CLOSE the
+    /// stream once that message is out.
+    pub(crate) close_when_unparked: bool,
     /// A byte stream's buffers and wakers.
     pub(crate) bytes: Option<ByteState>,
     /// This stream feeds a channel that drains onto another session.
@@ -108,7 +117,8 @@ pub(crate) enum Effect {
 
 impl Shared {
     pub(crate) fn new(role: Role, codecs: Vec<Arc<dyn Codec>>, proto: Proto) -> Arc<Self> {
-        let codec = if codecs.len() == 1 {
+        let single = codecs.len() == 1;
+        let codec = if single {
             codecs.first().cloned()
         } else {
             None
@@ -129,6 +139,7 @@ impl Shared {
             writer_wake: Notify::new(),
             reader_wake: Notify::new(),
             accept_wake: Notify::new(),
+            open_for_sends: AtomicBool::new(single),
         })
     }
 
@@ -152,6 +163,7 @@ impl Shared {
                 return;
             }
             st.end = Some(err.clone());
+            self.open_for_sends.store(false, Ordering::Release);
             let channel_err = ChannelError::SessionLost(err.clone());
             let mut effects = Vec::new();
             // Channels the peer opened that nobody accepted yet stay

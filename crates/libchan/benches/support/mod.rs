@@ -19,6 +19,11 @@ pub fn quick() -> bool {
     std::env::var_os("LIBCHAN_BENCH_QUICK").is_some()
 }
 
+/// `LIBCHAN_BENCH_FILTER=text` runs only the benchmarks whose name contains it.
+pub fn selected(name: &str) -> bool {
+    std::env::var("LIBCHAN_BENCH_FILTER").map_or(true, |f| name.contains(&f))
+}
+
 /// Scales an iteration count down in quick mode.
 pub fn iters(full: u64) -> u64 {
     if quick() {
