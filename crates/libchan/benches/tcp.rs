@@ -8,16 +8,20 @@
 //!   (`Request::call`), p50 and p99. Baseline: 16 B ping-pong, flush per
 //!   message.
 //!
-//! Each on a multi-thread and a current-thread runtime. Messages are
-//! `String`s (the JSON codec writes them as strings; bytes would become
-//! arrays of numbers).
+//! Each on a multi-thread and a current-thread runtime. One-way throughput
+//! runs per codec: json with `String` messages (JSON writes bytes as arrays
+//! of numbers), msgpack with `Bytes` messages (written as `bin`).
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use libchan::codec::Json;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use libchan::codec::{Json, Msgpack};
 use libchan::tcp::{connect, Config, Listener};
+use libchan::{Codec, Payload};
 use libchan::{Request, SessionExt};
 use support::{iters, print, Row};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
@@ -45,12 +49,15 @@ async fn raw_pair() -> (TcpStream, TcpStream) {
     (client, server)
 }
 
-async fn libchan_pair() -> (libchan::tcp::TcpSession, libchan::tcp::TcpSession) {
-    let listener = Listener::bind("127.0.0.1:0", Config::new(Json))
+async fn libchan_pair(
+    codec: Arc<dyn Codec>,
+) -> (libchan::tcp::TcpSession, libchan::tcp::TcpSession) {
+    let config = Config::with_codecs(vec![codec]);
+    let listener = Listener::bind("127.0.0.1:0", config.clone())
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let (client, server) = tokio::join!(connect(addr, Config::new(Json)), listener.accept());
+    let (client, server) = tokio::join!(connect(addr, config), listener.accept());
     (client.expect("connect"), server.expect("accept").0)
 }
 
@@ -76,25 +83,27 @@ async fn raw_one_way(n: u64, size: usize) -> Duration {
     start.elapsed()
 }
 
-async fn libchan_one_way(n: u64, size: usize) -> Duration {
-    let (client, server) = libchan_pair().await;
-    let payload = "a".repeat(size);
+async fn libchan_one_way<P: Payload + Clone>(
+    codec: Arc<dyn Codec>,
+    n: u64,
+    payload: P,
+) -> Duration {
+    let (client, server) = libchan_pair(codec).await;
     let reader = tokio::spawn(async move {
         let mut rx = server
-            .accept::<String>()
+            .accept::<P>()
             .await
             .expect("accept")
             .expect("channel");
         let mut got = 0u64;
-        while let Some(m) = rx.recv().await.expect("recv") {
-            debug_assert_eq!(m.len(), size);
+        while rx.recv().await.expect("recv").is_some() {
             got += 1;
         }
         assert_eq!(got, n);
         server
     });
     let start = Instant::now();
-    let tx = client.open::<String>().expect("open");
+    let tx = client.open::<P>().expect("open");
     for _ in 0..n {
         tx.send(payload.clone()).await.expect("send");
     }
@@ -145,7 +154,7 @@ async fn raw_round_trips(n: u64) -> Vec<Duration> {
 }
 
 async fn libchan_round_trips(n: u64) -> Vec<Duration> {
-    let (client, server) = libchan_pair().await;
+    let (client, server) = libchan_pair(Arc::new(Json)).await;
     let responder = tokio::spawn(async move {
         let mut requests = server
             .accept::<Request<String, String>>()
@@ -201,31 +210,40 @@ fn main() {
             let n = iters(full);
             let rounds = support::rounds();
             let raw = median_of(rounds, || rt.block_on(raw_one_way(n, size)));
-            let lib = median_of(rounds, || rt.block_on(libchan_one_way(n, size)));
             let per_sec = |d: Duration| n as f64 / d.as_secs_f64();
             let (unit, scale) = if size >= 1024 {
                 ("MB/s", size as f64 / 1e6)
             } else {
-                ("kmsg/s", 1e-3)
+                ("k/s", 1e-3)
             };
-            rows.push(Row {
-                what: format!("one-way throughput, {name}"),
-                libchan: per_sec(lib) * scale,
-                baseline: per_sec(raw) * scale,
-                unit: if unit == "MB/s" { "MB/s" } else { "k/s" },
-                higher_is_better: true,
-                target: match name {
-                    "16 B" => ">= 0.25x",
-                    "64 KiB" => ">= 0.80x",
-                    _ => "",
-                },
+            let json = median_of(rounds, || {
+                rt.block_on(libchan_one_way(Arc::new(Json), n, "a".repeat(size)))
             });
+            let msgpack = median_of(rounds, || {
+                rt.block_on(libchan_one_way(
+                    Arc::new(Msgpack),
+                    n,
+                    Bytes::from(vec![b'a'; size]),
+                ))
+            });
+            for (codec, lib) in [("json String", json), ("msgpack Bytes", msgpack)] {
+                rows.push(Row {
+                    what: format!("one-way, {name}, {codec}"),
+                    libchan: per_sec(lib) * scale,
+                    baseline: per_sec(raw) * scale,
+                    unit,
+                    higher_is_better: true,
+                    target: match name {
+                        "16 B" => ">= 0.25x",
+                        "64 KiB" => ">= 0.80x",
+                        _ => "",
+                    },
+                });
+            }
         }
         if !support::selected(&format!("request/response {label}")) {
             print(
-                &format!(
-                    "libchan over TCP loopback (json) vs a raw length-prefixed socket ({label})"
-                ),
+                &format!("libchan over TCP loopback vs a raw length-prefixed socket ({label})"),
                 "raw socket",
                 &rows,
             );
@@ -248,7 +266,7 @@ fn main() {
             });
         }
         print(
-            &format!("libchan over TCP loopback (json) vs a raw length-prefixed socket ({label})"),
+            &format!("libchan over TCP loopback vs a raw length-prefixed socket ({label})"),
             "raw socket",
             &rows,
         );
