@@ -1,0 +1,44 @@
+//! Request/response over TCP on loopback: the same code as in memory, each
+//! request's reply channel a new multiplexed stream.
+//!
+//! ```text
+//! cargo run -p libchan --example tcp_request_response
+//! ```
+
+use libchan::codec::Json;
+use libchan::tcp::{connect, Config, Listener};
+use libchan::{Request, SessionExt};
+
+#[tokio::main]
+async fn main() -> Result<(), libchan::BoxError> {
+    // Server: accept sessions, and on each the client's channel of requests.
+    let listener = Listener::bind("127.0.0.1:0", Config::new(Json)).await?;
+    let addr = listener.local_addr()?;
+    println!("listening on {addr}");
+    tokio::spawn(async move {
+        while let Ok((session, peer)) = listener.accept().await {
+            println!("session from {peer}");
+            tokio::spawn(async move {
+                let mut requests = session
+                    .accept::<Request<String, usize>>()
+                    .await?
+                    .ok_or("the client opened no channel")?;
+                while let Some(req) = requests.recv().await? {
+                    let len = req.body.len();
+                    req.respond(len).await?;
+                }
+                Ok::<_, libchan::BoxError>(())
+            });
+        }
+    });
+
+    // Client.
+    let session = connect(addr, Config::new(Json)).await?;
+    println!("codec agreed: {}", session.handshake().await?);
+    let service = session.open::<Request<String, usize>>()?;
+    for word in ["hello", "libchan", "over tcp"] {
+        let len = service.call(word.to_string()).await?;
+        println!("len({word:?}) = {len}");
+    }
+    Ok(())
+}
