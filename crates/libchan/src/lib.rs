@@ -5,9 +5,36 @@
 //! further channel ends and byte streams at any depth, so a request brings
 //! its own reply channel, its own stdin/stdout, its own event feed.
 //!
-//! Pick the pieces with cargo features: one per codec (`json`) and one per
-//! transport (`inmem`, `tcp`), for example
-//! `libchan = { version = "0.1", features = ["json", "tcp"] }`.
+//! Pick the pieces with cargo features: one per codec (`json`, `msgpack`,
+//! `xml`) and one per transport (`inmem`, `tcp`), for example
+//! `libchan = { version = "0.1", features = ["msgpack", "tcp"] }`.
+//!
+//! ## Choosing a codec
+//!
+//! The codec is a property of the session, not of your types: the same
+//! `#[derive(Serialize, Deserialize)]` message travels with any of them, and
+//! the two peers agree on one in the handshake (the dialer's first choice
+//! that the acceptor also offers; none in common is a
+//! [`SessionError::CodecMismatch`] naming both lists).
+//!
+//! | feature | codec | pick it when |
+//! |---|---|---|
+//! | `json` | [`codec::Json`] | peers in other languages, debugging with eyes and `jq` |
+//! | `msgpack` | [`codec::Msgpack`] | throughput and binary payloads (`Bytes` travel as `bin`) |
+//! | `xml` | [`codec::Xml`] | an XML ecosystem on the other side |
+//!
+//! ```
+//! # #[cfg(all(feature = "json", feature = "msgpack", feature = "tcp"))]
+//! # fn config() -> libchan::tcp::Config {
+//! use std::sync::Arc;
+//! use libchan::codec::{Json, Msgpack};
+//!
+//! // Prefer msgpack, fall back to json for peers that only speak json.
+//! libchan::tcp::Config::with_codecs(vec![Arc::new(Msgpack), Arc::new(Json)])
+//! # }
+//! ```
+//!
+//! In memory ([`inmem`]) nothing is encoded: values move as they are.
 //!
 //! ## Request/response
 //!
