@@ -1,0 +1,145 @@
+//! Sending DATA: credit checks, encoding in place, frame limits.
+
+use std::convert::Infallible;
+
+use bytes::BytesMut;
+
+use super::{Phase, Session, SEND_RESERVE};
+use crate::codes::FrameType;
+use crate::error::{SendError, StreamError};
+use crate::frame;
+use crate::stream_id::StreamId;
+
+impl Session {
+    /// Queues `payload` as one DATA frame on `id` (one message, or one chunk
+    /// of a byte stream).
+    ///
+    /// Fails with [`SendError::Blocked`] when the stream's credit is ≤ 0
+    /// (retry after [`Event::Credit`] for `id`), [`SendError::TooLarge`] when
+    /// the payload exceeds the peer's `MAX_FRAME_SIZE`, and
+    /// [`SendError::Stream`] when we cannot send on `id`. Nothing is queued
+    /// on failure.
+    pub fn send_data(&mut self, id: StreamId, payload: &[u8]) -> Result<(), SendError> {
+        self.check_send::<Infallible>(id)?;
+        if payload.len() > self.peer_frame_limit() {
+            return Err(self.too_large(id, payload.len()));
+        }
+        self.send_data_with(id, |buf| {
+            buf.extend_from_slice(payload);
+            Ok(())
+        })
+    }
+
+    /// Encodes a DATA frame straight into the transmit buffer: writes the
+    /// head, calls `f` with an empty buffer to append the payload to, then
+    /// patches the length. If `f` fails or the payload exceeds the peer's
+    /// `MAX_FRAME_SIZE`, the transmit buffer is rolled back and the error
+    /// returned. Fails with [`SendError::Blocked`] before calling `f` when
+    /// credit is ≤ 0.
+    ///
+    /// `f` sees only its own payload (not the frames queued before it).
+    pub fn send_data_with<E>(
+        &mut self,
+        id: StreamId,
+        f: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<(), SendError<E>> {
+        self.check_send(id)?;
+        let start = self.transmit.len();
+        frame::put_head(&mut self.transmit, FrameType::DATA, 0, id, 0);
+        self.transmit.reserve(SEND_RESERVE);
+        let mut body = self.transmit.split_off(self.transmit.len());
+        let result = f(&mut body);
+        let len = body.len();
+        self.transmit.unsplit(body);
+        if let Err(e) = result {
+            self.transmit.truncate(start);
+            return Err(SendError::Encode(e));
+        }
+        let Ok(length) = u32::try_from(len) else {
+            self.transmit.truncate(start);
+            return Err(self.too_large(id, len));
+        };
+        if len > self.peer_frame_limit() {
+            self.transmit.truncate(start);
+            return Err(self.too_large(id, len));
+        }
+        if let Some(dst) = self.transmit.get_mut(start..start + 4) {
+            dst.copy_from_slice(&length.to_be_bytes());
+        }
+        if let Some(stream) = self.streams.get_mut(&id) {
+            stream.send.consume(len);
+        }
+        Ok(())
+    }
+
+    /// Whether a DATA frame may be sent on `id` now. If not, an
+    /// [`Event::Credit`] for `id` is guaranteed to follow once it may, just
+    /// as after a [`send_data`](Self::send_data) that failed with
+    /// [`SendError::Blocked`]: a driver that checks before encoding need not
+    /// encode a message only to have it refused.
+    pub fn poll_send_ready(&mut self, id: StreamId) -> bool {
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return false;
+        };
+        if !stream.we_send() || stream.is_closed() || !stream.can_send() {
+            return false;
+        }
+        if stream.send.can_send() {
+            return true;
+        }
+        stream.blocked = true;
+        false
+    }
+
+    /// Our current credit on `id` (negative in overdraft); 0 if we do not
+    /// send on `id` or it has ended.
+    #[must_use]
+    pub fn send_credit(&self, id: StreamId) -> i64 {
+        self.streams
+            .get(&id)
+            .filter(|s| s.we_send() && s.can_send())
+            .map_or(0, |s| s.send.get())
+    }
+
+    fn check_send<E>(&mut self, id: StreamId) -> Result<(), SendError<E>> {
+        self.check_live()?;
+        let Some(stream) = self.streams.get_mut(&id) else {
+            self.ended_or_unknown(id)?;
+            return Err(StreamError::Finished(id).into());
+        };
+        if !stream.we_send() {
+            return Err(StreamError::NotSender(id).into());
+        }
+        if stream.is_closed() {
+            return Err(StreamError::Finished(id).into());
+        }
+        if !stream.can_send() {
+            return Err(StreamError::NotSender(id).into());
+        }
+        if !stream.send.can_send() {
+            stream.blocked = true;
+            return Err(SendError::Blocked);
+        }
+        Ok(())
+    }
+
+    fn peer_frame_limit(&self) -> usize {
+        usize::try_from(self.peer.max_frame_size).unwrap_or(usize::MAX)
+    }
+
+    /// Before the peer's HELLO the frame limit is only assumed: wait for
+    /// `Ready` (an `Event::Credit` follows). After it, the limit is final.
+    fn too_large<E>(&mut self, id: StreamId, len: usize) -> SendError<E> {
+        if self.phase == Phase::Handshake {
+            if let Some(stream) = self.streams.get_mut(&id) {
+                stream.blocked = true;
+            }
+            SendError::Blocked
+        } else {
+            SendError::TooLarge {
+                len,
+                max: self.peer.max_frame_size,
+            }
+        }
+    }
+}
