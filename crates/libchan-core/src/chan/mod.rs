@@ -41,6 +41,14 @@ pub fn pipe_with_capacity<T: Send + 'static>(capacity: usize) -> (Sender<T>, Rec
     (Sender { chan: chan.clone() }, Receiver::from_chan(chan))
 }
 
+/// Encodes one message onto a drain's stream (the direct path of `send`).
+pub(crate) fn send_one<T: Payload>(
+    sink: &dyn crate::transport::StreamSink,
+    value: &T,
+) -> Result<(), ChannelError> {
+    sink.send(&mut |codec, buf| value.encode(codec, buf))
+}
+
 /// Moves queued messages of a drained channel onto its stream, in order,
 /// while the stream has credit. Only one caller pumps at a time; the others
 /// return at once and the active pump picks up what they queued.

@@ -135,6 +135,12 @@ impl<T: Send + 'static> Future for SendFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if let Some(sent) = this.sender.chan.try_send_direct(&mut this.value) {
+            if this.waiter.is_some() {
+                this.sender.chan.lock().forget_sender(&mut this.waiter);
+            }
+            return Poll::Ready(sent);
+        }
         match this
             .sender
             .chan

@@ -45,6 +45,7 @@ pub(crate) enum Consumer<T> {
     Drain {
         sink: Arc<dyn StreamSink>,
         pump: PumpFn<T>,
+        send_one: SendOneFn<T>,
     },
     /// Nobody: the receiver was dropped or its stream was cancelled.
     Gone,
@@ -99,6 +100,9 @@ impl<T> Pushed<T> {
 /// Moves queued messages of a drained channel onto its stream.
 pub(crate) type PumpFn<T> = fn(&Arc<Chan<T>>);
 
+/// Encodes one message straight onto a drain's stream.
+pub(crate) type SendOneFn<T> = fn(&dyn StreamSink, &T) -> Result<(), ChannelError>;
+
 pub(crate) struct Chan<T> {
     state: Mutex<State<T>>,
     pub(crate) capacity: usize,
@@ -129,6 +133,59 @@ impl<T> Chan<T> {
         // panic (user code never runs under this lock), so a poisoned lock
         // still holds valid state.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends `value` straight onto the drain's stream, skipping the queue,
+    /// when nothing is queued or being sent ahead of it and the stream can
+    /// take a message now. `None` (with `value` untouched) when the queue
+    /// must be used. An error from encoding or a size limit is returned to
+    /// this caller and leaves the channel usable.
+    pub(crate) fn try_send_direct(
+        self: &Arc<Self>,
+        value: &mut Option<T>,
+    ) -> Option<Result<(), ChannelError>> {
+        let (sink, send_one) = {
+            let mut st = self.lock();
+            let Consumer::Drain { sink, send_one, .. } = &st.consumer else {
+                return None;
+            };
+            if value.is_none()
+                || st.error.is_some()
+                || st.pumping
+                || !st.queue.is_empty()
+                || !sink.has_credit()
+            {
+                return None;
+            }
+            let parts = (sink.clone(), *send_one);
+            st.pumping = true;
+            parts
+        };
+        let value = value.take()?;
+        let result = send_one(&*sink, &value);
+        drop(value);
+        let after = {
+            let mut st = self.lock();
+            st.pumping = false;
+            match (&result, &st.consumer) {
+                (Err(ChannelError::Encode(_) | ChannelError::Limit(_)), _) | (Ok(()), _)
+                    if !st.queue.is_empty() =>
+                {
+                    st.after_push()
+                }
+                _ => Pushed::Done,
+            }
+        };
+        match result {
+            Ok(()) | Err(ChannelError::Encode(_) | ChannelError::Limit(_)) => {
+                after.run(self);
+                Some(result)
+            }
+            Err(dead) => {
+                self.break_consumer(dead.clone());
+                Some(Err(dead))
+            }
+        }
     }
 
     /// Polls to enqueue `value` from a local sender, waiting for capacity.

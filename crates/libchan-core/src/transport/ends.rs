@@ -12,7 +12,7 @@ use std::sync::{Arc, Weak};
 use super::{CreditToken, StreamSink};
 use crate::byte_stream::ByteStream;
 use crate::chan::state::{Chan, Consumer};
-use crate::chan::{pump, Receiver, Sender};
+use crate::chan::{pump, send_one, Receiver, Sender};
 use crate::codec::{Codec, Payload};
 use crate::error::{ChannelError, NestError};
 
@@ -106,6 +106,7 @@ impl<T: Payload> ErasedReceiver for TypedReceiver<T> {
             st.consumer = Consumer::Drain {
                 sink: sink.clone(),
                 pump: pump::<T>,
+                send_one: send_one::<T>,
             };
         }
         sink.attach_drain(handle);
@@ -405,6 +406,7 @@ impl<T: Payload> Sender<T> {
                     Consumer::Drain {
                         sink: sink.clone(),
                         pump: pump::<T>,
+                        send_one: send_one::<T>,
                     },
                 );
                 sink.attach_drain(DrainHandle(chan.clone() as Arc<dyn ErasedDrain>));

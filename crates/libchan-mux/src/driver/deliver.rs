@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use libchan_core::nest::{with_importer_boxed, ChannelRef, Importer, RefKind};
-use libchan_core::transport::{CreditSink, CreditToken, Feed, InboundSlot, IncomingEnd};
+use libchan_core::transport::{CreditToken, Feed, InboundSlot, IncomingEnd};
 use libchan_core::{ByteStream, ChannelError, NestError};
 
 use super::byte_stream::MuxByteStream;
 use super::sink::MuxSink;
-use super::state::{Effect, Entry, Shared};
+use super::state::{Effect, Entry, Shared, StreamCredit};
 use crate::{ErrorCode, StreamId, StreamKind};
 
 thread_local! {
@@ -24,15 +24,21 @@ thread_local! {
 }
 
 /// Decodes one message into its channel; on failure resets the stream.
-pub(crate) fn deliver(shared: &Arc<Shared>, feed: &Feed, id: StreamId, payload: Bytes) {
-    let Some(codec) = shared.lock().codec.clone() else {
+pub(crate) fn deliver(
+    shared: &Arc<Shared>,
+    feed: &Feed,
+    credit: &Arc<StreamCredit>,
+    id: StreamId,
+    payload: Bytes,
+) {
+    let Some(codec) = shared.agreed.get() else {
         // Data cannot arrive before the handshake settles the codec.
         shared.end(libchan_core::SessionError::Handshake(
             "message received before a codec was agreed".into(),
         ));
         return;
     };
-    let credit = CreditToken::new(shared.clone(), id.0, payload.len());
+    let credit = CreditToken::new(credit.clone(), id.0, payload.len());
     let importer = match IMPORTER.with(|i| i.borrow_mut().take()) {
         Some(mut boxed) => {
             boxed.shared = shared.clone();
@@ -44,7 +50,7 @@ pub(crate) fn deliver(shared: &Arc<Shared>, feed: &Feed, id: StreamId, payload: 
     };
     let outer = DELIVERING.with(|d| d.replace(true));
     let (result, importer) =
-        with_importer_boxed(importer, || feed.deliver(&*codec, &payload, credit));
+        with_importer_boxed(importer, || feed.deliver(&**codec, &payload, credit));
     DELIVERING.with(|d| d.set(outer));
     IMPORTER.with(|i| *i.borrow_mut() = Some(importer));
     if let Err(err) = result {
@@ -75,14 +81,14 @@ pub(crate) fn flush(shared: &Arc<Shared>, id: StreamId) {
             let Some(entry) = st.streams.get_mut(&id) else {
                 return;
             };
-            let Some(feed) = entry.feed.clone() else {
+            let (Some(feed), Some(credit)) = (entry.feed.clone(), entry.credit.clone()) else {
                 entry.flushing = false;
                 return;
             };
             match entry.pending.pop_front() {
                 Some(payload) => {
                     entry.flushing = true;
-                    Some((feed, payload))
+                    Some((feed, credit, payload))
                 }
                 None => {
                     entry.flushing = false;
@@ -103,7 +109,7 @@ pub(crate) fn flush(shared: &Arc<Shared>, id: StreamId) {
             }
         };
         match next {
-            Some((feed, payload)) => deliver(shared, &feed, id, payload),
+            Some((feed, credit, payload)) => deliver(shared, &feed, &credit, id, payload),
             None => return,
         }
     }
@@ -113,13 +119,6 @@ pub(crate) fn flush(shared: &Arc<Shared>, id: StreamId) {
 /// the returned entry (and with it the feed) after unlocking.
 pub(crate) fn finish_receive(st: &mut super::state::State, id: StreamId) -> Option<Entry> {
     st.streams.remove(&id)
-}
-
-impl CreditSink for Shared {
-    fn consumed(&self, stream: u64, bytes: usize) {
-        self.lock().proto.consumed(StreamId(stream), bytes);
-        self.writer_wake.notify_one();
-    }
 }
 
 /// Resolves references while a message from the peer is decoded.
@@ -212,8 +211,9 @@ impl InboundSlot for Slot {
                 let tombstone = st.streams.remove(&self.id);
                 drop(st);
                 if let Some(mut entry) = tombstone {
+                    let credit = StreamCredit::new(&self.shared, self.id);
                     for payload in entry.pending.drain(..) {
-                        deliver(&self.shared, &feed, self.id, payload);
+                        deliver(&self.shared, &feed, &credit, self.id, payload);
                     }
                 }
                 feed.fail(err);
@@ -221,6 +221,7 @@ impl InboundSlot for Slot {
             }
             let entry = st.streams.entry(self.id).or_default();
             entry.feed = Some(feed);
+            entry.credit = Some(StreamCredit::new(&self.shared, self.id));
             if entry.pending.is_empty() && !entry.peer_closed {
                 false
             } else if delivering {
@@ -253,9 +254,9 @@ pub(crate) fn on_data(
         bytes.inbound.push_back(payload);
         return bytes.read_waker.take().map(Effect::Wake);
     }
-    match &entry.feed {
-        Some(feed) if entry.pending.is_empty() && !entry.flushing => {
-            Some(Effect::Deliver(feed.clone(), id, payload))
+    match (&entry.feed, &entry.credit) {
+        (Some(feed), Some(credit)) if entry.pending.is_empty() && !entry.flushing => {
+            Some(Effect::Deliver(feed.clone(), credit.clone(), id, payload))
         }
         _ => {
             entry.pending.push_back(payload);

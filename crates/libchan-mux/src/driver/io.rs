@@ -123,6 +123,7 @@ fn process_events(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
                 let chosen = shared.codecs.iter().find(|c| c.name() == codec).cloned();
                 match chosen {
                     Some(c) => {
+                        let _ = shared.agreed.set(c.clone());
                         st.codec = Some(c);
                         if st.end.is_none() {
                             shared

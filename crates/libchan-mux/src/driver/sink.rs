@@ -11,7 +11,7 @@ use libchan_core::transport::{DrainHandle, EncodeFn, StreamSink};
 use libchan_core::{ByteStream, ChannelError, Initiator, LimitError, NestError, SessionId};
 
 use super::byte_stream::{bridge, MuxByteStream};
-use super::state::{ByteState, Entry, Shared};
+use super::state::{ByteState, Entry, Shared, StreamCredit};
 use crate::{ErrorCode, SendError, StreamId, StreamKind};
 
 thread_local! {
@@ -83,7 +83,7 @@ impl StreamSink for MuxSink {
     }
 
     fn send(&self, encode: &mut EncodeFn<'_>) -> Result<(), ChannelError> {
-        let Some(codec) = self.shared.lock().codec.clone() else {
+        let Some(codec) = self.shared.agreed.get() else {
             return Err(self.stream_error());
         };
         let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
@@ -96,7 +96,7 @@ impl StreamSink for MuxSink {
             })
         });
         exporter.shared = self.shared.clone();
-        let (encoded, exports) = with_exporter_boxed(exporter, || encode(&*codec, &mut buf));
+        let (encoded, exports) = with_exporter_boxed(exporter, || encode(&**codec, &mut buf));
         let result = match encoded {
             Err(e) => Err(ChannelError::Encode(Arc::new(e))),
             Ok(()) => self.queue(&buf),
@@ -283,6 +283,7 @@ impl Exporter for SessionExporter {
                 let mut st = self.shared.lock();
                 if let Some(entry) = st.streams.get_mut(&id) {
                     entry.feed = Some(feed);
+                    entry.credit = Some(StreamCredit::new(&self.shared, id));
                     entry.forwarder = forwarding;
                 }
                 Ok(ChannelRef {

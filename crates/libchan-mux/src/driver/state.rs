@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::Waker;
 
 use bytes::Bytes;
@@ -24,6 +24,13 @@ pub(crate) struct Shared {
     pub(crate) role: Role,
     /// The codecs this side offered, in preference order.
     pub(crate) codecs: Vec<Arc<dyn Codec>>,
+    /// The agreed codec, readable without the lock once set (at the start
+    /// when only one is offered, else when the handshake settles it).
+    pub(crate) agreed: OnceLock<Arc<dyn Codec>>,
+    /// Consumed bytes are reported to the protocol in batches of this size
+    /// per stream (an eighth of our window: well under the half window at
+    /// which the protocol sends CREDIT, so a sender never waits on it).
+    pub(crate) credit_batch: usize,
     state: Mutex<State>,
     /// The writer task: the transmit buffer has bytes, or the session ended.
     pub(crate) writer_wake: Notify,
@@ -63,6 +70,8 @@ pub(crate) struct Entry {
     pub(crate) flushing: bool,
     /// The peer sent CLOSE: drop the feed once `pending` is delivered.
     pub(crate) peer_closed: bool,
+    /// Batches the credit returned as the feed's messages are consumed.
+    pub(crate) credit: Option<Arc<StreamCredit>>,
     /// Sending messages: the channel draining onto this stream.
     pub(crate) drain: Option<DrainHandle>,
     /// An encoded message the protocol could not take yet (before the peer's
@@ -83,6 +92,38 @@ pub(crate) struct Entry {
     pub(crate) reset: Option<ChannelError>,
 }
 
+/// Returns a stream's consumed bytes to the protocol in batches, so that
+/// receiving a message does not take the session lock.
+pub(crate) struct StreamCredit {
+    shared: Arc<Shared>,
+    id: StreamId,
+    pending: std::sync::atomic::AtomicUsize,
+}
+
+impl StreamCredit {
+    pub(crate) fn new(shared: &Arc<Shared>, id: StreamId) -> Arc<Self> {
+        Arc::new(StreamCredit {
+            shared: shared.clone(),
+            id,
+            pending: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+}
+
+impl libchan_core::transport::CreditSink for StreamCredit {
+    fn consumed(&self, _stream: u64, bytes: usize) {
+        let total = self.pending.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        if total < self.shared.credit_batch {
+            return;
+        }
+        let take = self.pending.swap(0, Ordering::AcqRel);
+        if take > 0 {
+            self.shared.lock().proto.consumed(self.id, take);
+            self.shared.writer_wake.notify_one();
+        }
+    }
+}
+
 /// A byte stream, seen from this side.
 #[derive(Default)]
 pub(crate) struct ByteState {
@@ -97,7 +138,7 @@ pub(crate) struct ByteState {
 
 /// Work to do after the state lock is released.
 pub(crate) enum Effect {
-    Deliver(Arc<Feed>, StreamId, Bytes),
+    Deliver(Arc<Feed>, Arc<StreamCredit>, StreamId, Bytes),
     /// Deliver a stream's buffered messages (and finish it if it ended).
     Flush(StreamId),
     Pump(DrainHandle),
@@ -116,8 +157,17 @@ pub(crate) enum Effect {
 }
 
 impl Shared {
-    pub(crate) fn new(role: Role, codecs: Vec<Arc<dyn Codec>>, proto: Proto) -> Arc<Self> {
+    pub(crate) fn new(
+        role: Role,
+        codecs: Vec<Arc<dyn Codec>>,
+        proto: Proto,
+        window: u64,
+    ) -> Arc<Self> {
         let single = codecs.len() == 1;
+        let agreed = OnceLock::new();
+        if let (true, Some(c)) = (single, codecs.first()) {
+            let _ = agreed.set(c.clone());
+        }
         let codec = if single {
             codecs.first().cloned()
         } else {
@@ -127,6 +177,8 @@ impl Shared {
             id: SessionId::next(),
             role,
             codecs,
+            agreed,
+            credit_batch: usize::try_from(window / 8).unwrap_or(usize::MAX).max(1),
             state: Mutex::new(State {
                 proto,
                 codec,
@@ -221,8 +273,8 @@ impl Shared {
     pub(crate) fn run(self: &Arc<Self>, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Deliver(feed, id, payload) => {
-                    crate::driver::deliver::deliver(self, &feed, id, payload);
+                Effect::Deliver(feed, credit, id, payload) => {
+                    crate::driver::deliver::deliver(self, &feed, &credit, id, payload);
                 }
                 Effect::Flush(id) => crate::driver::deliver::flush(self, id),
                 Effect::Pump(drain) => drain.pump(),
