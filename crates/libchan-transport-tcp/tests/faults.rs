@@ -348,3 +348,41 @@ async fn the_last_sender_dropping_with_messages_queued_loses_none() {
     drop(tx);
     assert_eq!(within("the reader", reader).await.expect("reader"), n);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_peers_size_limit_is_refused_and_the_channel_lives_on() {
+    let mut small = Config::new(Json);
+    small.limits.max_frame_size = 4096;
+    let listener = Listener::bind("127.0.0.1:0", small).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (client, server) = tokio::join!(connect(addr, Config::new(Json)), listener.accept());
+    let (client, (server, _)) = (client.expect("connect"), server.expect("accept"));
+    within("handshake", client.handshake())
+        .await
+        .expect("handshake");
+    let tx = client.open::<String>().expect("open");
+    let err = within("the oversize send", tx.send("x".repeat(10_000)))
+        .await
+        .expect_err("10 kB is over the peer's 4 KiB limit");
+    match err {
+        ChannelError::Limit(limit) => {
+            assert_eq!(limit.limit, 4096);
+            assert!(
+                limit.actual > 10_000,
+                "the actual size is reported: {limit}"
+            );
+        }
+        other => panic!("expected a limit error, got {other:?}"),
+    }
+    tx.send("small".into())
+        .await
+        .expect("the channel still works after a refused message");
+    let mut rx = within("accept", server.accept::<String>())
+        .await
+        .expect("accept")
+        .expect("channel");
+    assert_eq!(
+        within("recv", rx.recv()).await.expect("recv"),
+        Some("small".to_string())
+    );
+}

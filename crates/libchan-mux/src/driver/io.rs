@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use libchan_core::{Initiator, SessionError};
+use libchan_core::{ChannelError, Initiator, LimitError, SessionError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::deliver::on_data;
 use super::state::{ByteState, Effect, Shared, State};
-use crate::{Error as ProtoError, Event, StreamKind};
+use crate::{Error as ProtoError, ErrorCode, Event, StreamKind};
 
 /// Bytes read per syscall.
 const READ_CHUNK: usize = 64 * 1024;
@@ -173,12 +173,42 @@ fn process_events(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
                     continue;
                 };
                 if let Some(parked) = entry.parked.take() {
-                    if st.proto.send_data(id, &parked).is_err() {
-                        if let Some(entry) = st.streams.get_mut(&id) {
-                            entry.parked = Some(parked);
+                    match st.proto.send_data(id, &parked) {
+                        Ok(()) => {}
+                        Err(crate::SendError::Blocked) => {
+                            if let Some(entry) = st.streams.get_mut(&id) {
+                                entry.parked = Some(parked);
+                            }
+                            continue;
                         }
-                        continue;
+                        Err(e) => {
+                            // Parked before the peer's HELLO, and larger than
+                            // the limit it then announced: the send already
+                            // returned, so the channel breaks with the reason.
+                            let err = match e {
+                                crate::SendError::TooLarge { len, max } => {
+                                    ChannelError::Limit(LimitError {
+                                        what: "max_message_size (the peer's MAX_FRAME_SIZE)",
+                                        limit: u64::from(max),
+                                        actual: len as u64,
+                                    })
+                                }
+                                _ => ChannelError::Closed,
+                            };
+                            st.proto
+                                .reset(id, ErrorCode::LIMIT_EXCEEDED, &err.to_string());
+                            if let Some(mut done) = st.streams.remove(&id) {
+                                if let Some(drain) = done.drain.take() {
+                                    effects.push(Effect::FailDrain(drain, err));
+                                }
+                                effects.push(Effect::Drop(Box::new(done)));
+                            }
+                            continue;
+                        }
                     }
+                    let Some(entry) = st.streams.get_mut(&id) else {
+                        continue;
+                    };
                     entry
                         .parked_flag
                         .store(false, std::sync::atomic::Ordering::Release);
