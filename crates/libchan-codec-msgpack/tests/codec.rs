@@ -12,9 +12,7 @@ use proptest::prelude::*;
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-mod strategy;
-
-use strategy::{mutated, Msg, Node};
+use libchan_conformance::strategy::{mutated, Msg, Node};
 
 libchan_conformance::codec_suite!(libchan_codec_msgpack::Msgpack);
 

@@ -9,9 +9,7 @@ use libchan_core::{pipe, Payload};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 
-mod strategy;
-
-use strategy::{mutated, Msg, Node};
+use libchan_conformance::strategy::{mutated, Msg, Node};
 
 libchan_conformance::codec_suite!(libchan_codec_xml::Xml);
 

@@ -30,6 +30,8 @@
 pub mod cases;
 pub mod codec;
 pub mod fault;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 pub mod types;
 
 use std::future::Future;
@@ -62,6 +64,28 @@ pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
         Ok(v) => v,
         Err(_) => panic!("conformance: hung waiting for {what} (more than {CASE_TIMEOUT:?})"),
     }
+}
+
+/// Keeps sending values made by `make` until a send fails, and returns that
+/// error; fails the case if none does within [`CASE_TIMEOUT`]. For breaks
+/// that reach a sender asynchronously (a lost connection, a peer's cancel):
+/// sends queued before the break arrives may still succeed.
+pub async fn first_send_error<T: Send + 'static>(
+    what: &str,
+    tx: &libchan_core::Sender<T>,
+    mut make: impl FnMut(u64) -> T,
+) -> libchan_core::ChannelError {
+    within(what, async {
+        let mut i = 0;
+        loop {
+            if let Err(e) = tx.send(make(i)).await {
+                return e;
+            }
+            i += 1;
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
 }
 
 /// Instantiates every transport case as a `#[tokio::test]` in a module

@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use libchan_codec_json::Json;
+use libchan_conformance::first_send_error;
 use libchan_core::{ChannelError, Session, SessionError, SessionExt};
 use libchan_mux::{Config as Limits, Role, Session as Proto, StreamKind};
 use libchan_transport_tcp::{connect, Config, Listener};
@@ -101,13 +102,8 @@ async fn peer_dropped_mid_frame_breaks_every_channel() {
         "expected a lost connection, got {err:?}"
     );
     // Senders learn it too, at the latest once the break reaches their channel.
-    let send = within("a send to fail after the break", async {
-        loop {
-            if let Err(e) = outbound.send("x".into()).await {
-                break e;
-            }
-            tokio::task::yield_now().await;
-        }
+    let send = first_send_error("a send to fail after the break", &outbound, |_| {
+        "x".to_string()
     })
     .await;
     assert!(
@@ -178,15 +174,7 @@ async fn garbage_instead_of_a_handshake_is_a_handshake_error_on_both_ends() {
     match opened {
         Err(e) => assert!(matches!(e, SessionError::Handshake(_)), "got {e:?}"),
         Ok(tx) => {
-            let send = within("a send to fail", async {
-                loop {
-                    if let Err(e) = tx.send(1).await {
-                        break e;
-                    }
-                    tokio::task::yield_now().await;
-                }
-            })
-            .await;
+            let send = first_send_error("a send to fail", &tx, |_| 1u32).await;
             assert!(
                 matches!(send, ChannelError::SessionLost(SessionError::Handshake(_))),
                 "a channel opened before a failed handshake reports it, got {send:?}"

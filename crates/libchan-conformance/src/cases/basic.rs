@@ -3,7 +3,7 @@
 use libchan_core::{ChannelError, Session, SessionExt};
 
 use crate::types::Numbered;
-use crate::{within, Harness};
+use crate::{first_send_error, within, Harness};
 
 /// Both the dialer and the acceptor can open channels toward the other.
 pub async fn top_level_channels_from_either_side<H: Harness>(h: &H) {
@@ -136,17 +136,7 @@ pub async fn lost_session_breaks_every_channel<H: Harness>(h: &H) {
         "a receiver on a lost session must report a broken channel, got {got:?}"
     );
     // Senders learn it too (possibly after a send or two already queued).
-    let err = within("a send to fail after sever", async {
-        let mut i = 0;
-        loop {
-            if let Err(e) = tx.send(i).await {
-                break e;
-            }
-            i += 1;
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    let err = first_send_error("a send to fail after sever", &tx, |i| i as u32).await;
     assert!(
         !matches!(err, ChannelError::Closed),
         "a lost session is not a clean close for the sender either, got {err:?}"
@@ -164,17 +154,7 @@ pub async fn dropped_receiver_fails_the_sender<H: Harness>(h: &H) {
         .expect("accept")
         .expect("channel");
     drop(rx);
-    let err = within("a send to a dropped receiver to fail", async {
-        let mut i = 0;
-        loop {
-            if let Err(e) = tx.send(i).await {
-                break e;
-            }
-            i += 1;
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    let err = first_send_error("a send to a dropped receiver to fail", &tx, |i| i as u32).await;
     assert!(
         matches!(err, ChannelError::Closed),
         "sending to a dropped receiver must fail with Closed, got {err:?}"

@@ -1,4 +1,7 @@
-//! Arbitrary plain messages for the property tests, and byte damage.
+//! Arbitrary plain messages for codec property tests, and byte damage
+//! (behind the `proptest` feature).
+
+#![allow(missing_docs)] // test data shapes; the names say what they are
 
 use std::collections::BTreeMap;
 
