@@ -55,7 +55,7 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 
 fn bench(args: &[String]) -> Result<(), String> {
     let mut cmd = Command::new("cargo");
-    cmd.args(["bench", "--workspace", "--bench", "*"]);
+    cmd.args(["bench", "--workspace", "--all-features", "--bench", "*"]);
     if args.iter().any(|a| a == "--quick") {
         cmd.env("LIBCHAN_BENCH_QUICK", "1");
     }
