@@ -104,6 +104,15 @@ pub mod codec {
     #[cfg(feature = "xml")]
     #[doc(inline)]
     pub use libchan_codec_xml::Xml;
+
+    #[cfg(feature = "protobuf")]
+    #[doc(inline)]
+    pub use libchan_codec_protobuf::{ByteStreamRef, Proto, Protobuf, ReceiverRef, SenderRef};
+
+    /// The protobuf codec's crate, for the path generated code names the
+    /// handles by: `build::Builder::handles_path("::libchan::codec::protobuf")`.
+    #[cfg(feature = "protobuf")]
+    pub use libchan_codec_protobuf as protobuf;
 }
 
 /// TCP: [`connect`](tcp::connect), [`Listener`](tcp::Listener), and the
