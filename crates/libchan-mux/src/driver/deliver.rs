@@ -180,6 +180,7 @@ impl Importer for SessionImporter {
             RefKind::Receiver => IncomingEnd::Inbound(Box::new(Slot {
                 shared: self.shared.clone(),
                 id,
+                attached: false,
             })),
             RefKind::Stream => {
                 IncomingEnd::Stream(ByteStream::new(MuxByteStream::new(&self.shared, id)))
@@ -189,13 +190,39 @@ impl Importer for SessionImporter {
 }
 
 /// Where a receiver that arrived (nested or top-level) gets its feed.
+/// Dropped without a feed, it cancels the stream, so the peer's sender
+/// learns nobody will read instead of waiting for credit forever.
 pub(crate) struct Slot {
     pub(crate) shared: Arc<Shared>,
     pub(crate) id: StreamId,
+    pub(crate) attached: bool,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.attached {
+            return;
+        }
+        let entry = {
+            let mut st = self.shared.lock();
+            if st.end.is_some() {
+                return;
+            }
+            st.proto.reset(
+                self.id,
+                ErrorCode::CANCEL,
+                "the receiver was dropped unused",
+            );
+            st.streams.remove(&self.id)
+        };
+        self.shared.writer_wake.notify_one();
+        drop(entry);
+    }
 }
 
 impl InboundSlot for Slot {
-    fn attach(self: Box<Self>, feed: Feed) {
+    fn attach(mut self: Box<Self>, feed: Feed) {
+        self.attached = true;
         let feed = Arc::new(feed);
         let flush_now = {
             let mut st = self.shared.lock();

@@ -183,6 +183,7 @@ impl Session for MuxSession {
                     return Ok(Some(IncomingEnd::Inbound(Box::new(Slot {
                         shared: self.shared.clone(),
                         id,
+                        attached: false,
                     }))));
                 }
                 match &st.end {

@@ -30,6 +30,8 @@ pub(crate) struct MuxSink {
     id: StreamId,
     /// Set while an encoded message waits in the stream's entry for credit.
     parked: Arc<AtomicBool>,
+    /// `close` or `reset` ran: the stream's end was decided.
+    finished: AtomicBool,
 }
 
 impl MuxSink {
@@ -45,6 +47,7 @@ impl MuxSink {
             shared: shared.clone(),
             id,
             parked,
+            finished: AtomicBool::new(false),
         }
     }
 
@@ -110,6 +113,7 @@ impl StreamSink for MuxSink {
     }
 
     fn close(&self) {
+        self.finished.store(true, Ordering::Release);
         let entry = {
             let mut st = self.shared.lock();
             if let Some(entry) = st.streams.get_mut(&self.id) {
@@ -127,6 +131,7 @@ impl StreamSink for MuxSink {
     }
 
     fn reset(&self, error: &ChannelError) {
+        self.finished.store(true, Ordering::Release);
         let entry = {
             let mut st = self.shared.lock();
             st.proto
@@ -148,6 +153,17 @@ impl StreamSink for MuxSink {
             return;
         }
         st.streams.entry(self.id).or_default().drain = Some(drain);
+    }
+}
+
+impl Drop for MuxSink {
+    /// A sink dropped before its channel ended (an end that arrived and was
+    /// never turned into a `Sender`) closes its stream: the peer's receiver
+    /// sees a clean end instead of waiting forever.
+    fn drop(&mut self) {
+        if !self.finished.load(Ordering::Acquire) && self.shared.ended().is_none() {
+            self.close();
+        }
     }
 }
 
