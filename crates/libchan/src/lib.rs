@@ -6,7 +6,7 @@
 //! its own reply channel, its own stdin/stdout, its own event feed.
 //!
 //! Pick the pieces with cargo features: one per codec (`json`, `msgpack`,
-//! `xml`) and one per transport (`inmem`, `tcp`), for example
+//! `xml`, `protobuf`) and one per transport (`inmem`, `tcp`), for example
 //! `libchan = { version = "0.1", features = ["msgpack", "tcp"] }`.
 //!
 //! ## Choosing a codec
@@ -19,9 +19,10 @@
 //!
 //! | feature | codec | pick it when |
 //! |---|---|---|
-//! | `json` | [`codec::Json`] | peers in other languages, debugging with eyes and `jq` |
-//! | `msgpack` | [`codec::Msgpack`] | throughput and binary payloads (`Bytes` travel as `bin`) |
-//! | `xml` | [`codec::Xml`] | an XML ecosystem on the other side |
+//! | `json` | JSON (`codec::Json`) | peers in other languages, debugging with eyes and `jq` |
+//! | `msgpack` | MessagePack (`codec::Msgpack`) | throughput and binary payloads (`Bytes` travel as `bin`) |
+//! | `xml` | XML (`codec::Xml`) | an XML ecosystem on the other side |
+//! | `protobuf` | Protocol Buffers (`codec::Protobuf`) | schema-first: `.proto` files shared with other languages; messages are prost types wrapped in `codec::Proto<T>`, channel fields are `libchan.Sender` / `libchan.Receiver` / `libchan.ByteStream` |
 //!
 //! ```
 //! # #[cfg(all(feature = "json", feature = "msgpack", feature = "tcp"))]
