@@ -176,7 +176,7 @@ pub fn samples(codec: &dyn Codec) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// Decodes `data` as a `T`, resolving every new reference to a fresh end.
-fn decode_fresh<T: Payload>(codec: &dyn Codec, data: &[u8]) -> Option<T> {
+pub fn decode_fresh<T: Payload>(codec: &dyn Codec, data: &[u8]) -> Option<T> {
     let importer = FreshImporter::default();
     with_importer(importer, || T::decode(codec, data)).0.ok()
 }
