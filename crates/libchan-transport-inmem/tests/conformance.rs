@@ -20,3 +20,7 @@ impl Harness for Inmem {
 }
 
 libchan_conformance::transport_suite!(Inmem);
+
+// The same promises with prost-generated messages and their handles, which
+// move as they are in memory.
+libchan_codec_protobuf::protobuf_suite!(protobuf, Inmem);

@@ -54,3 +54,7 @@ fn harness(codec: impl Codec) -> Tcp {
 libchan_conformance::transport_suite!(json, harness(Json));
 libchan_conformance::transport_suite!(msgpack, harness(Msgpack));
 libchan_conformance::transport_suite!(xml, harness(Xml));
+
+// Protobuf users write prost-generated messages, not serde types: the same
+// promises, checked with the protobuf crate's cases.
+libchan_codec_protobuf::protobuf_suite!(protobuf, harness(libchan_codec_protobuf::Protobuf));
