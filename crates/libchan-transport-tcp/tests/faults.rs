@@ -39,6 +39,20 @@ async fn tasks_settle_to(baseline: usize) {
     .await;
 }
 
+/// A libchan listener and a dialer connected to it: `(dialer, acceptor)`.
+async fn connected_pair(
+    acceptor: Config,
+    dialer: Config,
+) -> (
+    libchan_transport_tcp::TcpSession,
+    libchan_transport_tcp::TcpSession,
+) {
+    let listener = Listener::bind("127.0.0.1:0", acceptor).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (client, server) = tokio::join!(connect(addr, dialer), listener.accept());
+    (client.expect("connect"), server.expect("accept").0)
+}
+
 /// A hand-driven acceptor: the sans-IO protocol writing to a raw socket.
 fn scripted_acceptor() -> Proto {
     Proto::new(Role::Acceptor, Limits::new(["json"]), Instant::now()).expect("config")
@@ -280,12 +294,7 @@ async fn killed_peer_process_breaks_its_channels() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_above_the_assumed_frame_limit_waits_for_the_handshake() {
-    let listener = Listener::bind("127.0.0.1:0", Config::new(Json))
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (client, server) = tokio::join!(connect(addr, Config::new(Json)), listener.accept());
-    let (client, (server, _)) = (client.expect("connect"), server.expect("accept"));
+    let (client, server) = connected_pair(Config::new(Json), Config::new(Json)).await;
     let tx = client.open::<String>().expect("open");
     let big = "a".repeat(4096);
     for _ in 0..3 {
@@ -305,12 +314,7 @@ async fn a_message_above_the_assumed_frame_limit_waits_for_the_handshake() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_sender_dropping_with_messages_queued_loses_none() {
-    let listener = Listener::bind("127.0.0.1:0", Config::new(Json))
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (client, server) = tokio::join!(connect(addr, Config::new(Json)), listener.accept());
-    let (client, (server, _)) = (client.expect("connect"), server.expect("accept"));
+    let (client, server) = connected_pair(Config::new(Json), Config::new(Json)).await;
     let n = 10_000;
     let reader = tokio::spawn(async move {
         let mut rx = server
@@ -341,10 +345,7 @@ async fn the_last_sender_dropping_with_messages_queued_loses_none() {
 async fn a_message_over_the_peers_size_limit_is_refused_and_the_channel_lives_on() {
     let mut small = Config::new(Json);
     small.limits.max_frame_size = 4096;
-    let listener = Listener::bind("127.0.0.1:0", small).await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (client, server) = tokio::join!(connect(addr, Config::new(Json)), listener.accept());
-    let (client, (server, _)) = (client.expect("connect"), server.expect("accept"));
+    let (client, server) = connected_pair(small, Config::new(Json)).await;
     within("handshake", client.handshake())
         .await
         .expect("handshake");
