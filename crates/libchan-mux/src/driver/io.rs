@@ -51,6 +51,7 @@ pub(crate) async fn reader<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R)
                     };
                     shared.writer_wake.notify_one();
                     shared.run(effects);
+                    shared.close_if_idle();
                 }
                 Err(e) => {
                     shared.end(SessionError::from(e));
@@ -103,6 +104,7 @@ pub(crate) async fn writer<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W
                     shared.end(SessionError::from(e));
                     return;
                 }
+                shared.close_if_idle();
                 shared.writer_wake.notified().await;
                 // Let the tasks that woke us queue more frames first: one
                 // write then carries many small messages.

@@ -70,12 +70,36 @@ impl fmt::Debug for SessionConfig {
 /// the same session). Implements [`Session`]: use
 /// [`SessionExt`](libchan_core::SessionExt)'s `open`/`accept`.
 ///
-/// The connection is closed when [`close`](Session::close) is called or
-/// the peer goes away; dropping every clone does not close it while
-/// channels opened over it are alive.
-#[derive(Clone)]
+/// The connection ends when [`close`](Session::close) is called, when the
+/// peer goes away, or once every clone of the session is dropped and no
+/// channel or byte stream uses it any more (then it closes cleanly, as
+/// `close` would); channels still open keep it alive.
 pub struct MuxSession {
     shared: Arc<Shared>,
+    /// Counts the clones; the last one going away lets the session close
+    /// when idle.
+    _handle: Arc<Handle>,
+}
+
+impl Clone for MuxSession {
+    fn clone(&self) -> Self {
+        MuxSession {
+            shared: self.shared.clone(),
+            _handle: self._handle.clone(),
+        }
+    }
+}
+
+/// Shared by the clones of one `MuxSession`.
+struct Handle(Arc<Shared>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0
+            .orphaned
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.0.close_if_idle();
+    }
 }
 
 /// Starts a session over `io` (already connected) and returns at once: the
@@ -96,7 +120,10 @@ where
     let (rd, wr) = tokio::io::split(io);
     tokio::spawn(io::reader(shared.clone(), rd));
     tokio::spawn(io::writer(shared.clone(), wr));
-    Ok(MuxSession { shared })
+    Ok(MuxSession {
+        _handle: Arc::new(Handle(shared.clone())),
+        shared,
+    })
 }
 
 impl MuxSession {

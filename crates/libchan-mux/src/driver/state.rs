@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) reader_wake: Notify,
     /// `accept` and `handshake` callers.
     pub(crate) accept_wake: Notify,
+    /// Every `MuxSession` handle is gone: close once no stream is in use.
+    pub(crate) orphaned: AtomicBool,
     /// A codec is agreed and the session has not ended: sending may start.
     /// Read without the lock on every send.
     pub(crate) open_for_sends: AtomicBool,
@@ -192,6 +194,7 @@ impl Shared {
             reader_wake: Notify::new(),
             accept_wake: Notify::new(),
             open_for_sends: AtomicBool::new(single),
+            orphaned: AtomicBool::new(false),
         })
     }
 
@@ -383,6 +386,23 @@ impl Shared {
                 None => return,
             }
         }
+    }
+
+    /// Closes the session cleanly if nobody holds it and no stream is in use
+    /// (called when the last handle goes, and after every write and read).
+    pub(crate) fn close_if_idle(self: &Arc<Self>) {
+        if !self.orphaned.load(Ordering::Acquire) {
+            return;
+        }
+        {
+            let mut st = self.lock();
+            if st.end.is_some() || !st.streams.is_empty() || !st.accept.is_empty() {
+                return;
+            }
+            st.proto
+                .goaway(crate::ErrorCode::NO_ERROR, "session dropped");
+        }
+        self.end(SessionError::Closed);
     }
 
     /// The session's error if it ended, for handles that try to use it.
