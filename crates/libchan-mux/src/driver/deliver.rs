@@ -39,19 +39,16 @@ pub(crate) fn deliver(
         return;
     };
     let credit = CreditToken::new(credit.clone(), id.0, payload.len());
-    let importer = match IMPORTER.with(|i| i.borrow_mut().take()) {
-        Some(mut boxed) => {
-            boxed.shared = shared.clone();
-            boxed
-        }
-        None => Box::new(SessionImporter {
-            shared: shared.clone(),
-        }),
-    };
+    let mut importer = IMPORTER
+        .with(|i| i.borrow_mut().take())
+        .unwrap_or_else(|| Box::new(SessionImporter { shared: None }));
+    importer.shared = Some(shared.clone());
     let outer = DELIVERING.with(|d| d.replace(true));
     let (result, importer) =
         with_importer_boxed(importer, || feed.deliver(&**codec, &payload, credit));
     DELIVERING.with(|d| d.set(outer));
+    let mut importer = importer;
+    importer.shared = None;
     IMPORTER.with(|i| *i.borrow_mut() = Some(importer));
     if let Err(err) = result {
         let code = match &err {
@@ -123,11 +120,15 @@ pub(crate) fn finish_receive(st: &mut super::state::State, id: StreamId) -> Opti
 
 /// Resolves references while a message from the peer is decoded.
 struct SessionImporter {
-    shared: Arc<Shared>,
+    /// The session decoding; `None` while cached between messages.
+    shared: Option<Arc<Shared>>,
 }
 
 impl Importer for SessionImporter {
     fn import(&mut self, r: ChannelRef) -> Result<IncomingEnd, NestError> {
+        let Some(shared) = self.shared.clone() else {
+            return Err(NestError::NoSession("reference"));
+        };
         let id = StreamId(r.id);
         let unknown = || NestError::UnknownReference {
             kind: r.kind.as_str(),
@@ -136,11 +137,11 @@ impl Importer for SessionImporter {
         if id.is_session() {
             return Err(unknown());
         }
-        let mut st = self.shared.lock();
+        let mut st = shared.lock();
         if st.end.is_some() {
             return Err(unknown());
         }
-        if id.opener() == self.shared.role {
+        if id.opener() == shared.role {
             // One of our own streams coming home: only a sender we exported
             // (we receive on it) can come back this way.
             if r.kind != RefKind::Sender {
@@ -167,7 +168,7 @@ impl Importer for SessionImporter {
             st.proto
                 .reset(id, ErrorCode::PROTOCOL_ERROR, "reference of the wrong kind");
             drop(st);
-            self.shared.writer_wake.notify_one();
+            shared.writer_wake.notify_one();
             return Err(NestError::WrongKind {
                 expected: r.kind.as_str(),
                 id: r.id,
@@ -176,14 +177,14 @@ impl Importer for SessionImporter {
         st.streams.entry(id).or_default();
         drop(st);
         Ok(match r.kind {
-            RefKind::Sender => IncomingEnd::Outbound(Arc::new(MuxSink::new(&self.shared, id))),
+            RefKind::Sender => IncomingEnd::Outbound(Arc::new(MuxSink::new(&shared, id))),
             RefKind::Receiver => IncomingEnd::Inbound(Box::new(Slot {
-                shared: self.shared.clone(),
+                shared: shared.clone(),
                 id,
                 attached: false,
             })),
             RefKind::Stream => {
-                IncomingEnd::Stream(ByteStream::new(MuxByteStream::new(&self.shared, id)))
+                IncomingEnd::Stream(ByteStream::new(MuxByteStream::new(&shared, id)))
             }
         })
     }

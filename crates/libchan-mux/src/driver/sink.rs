@@ -93,12 +93,12 @@ impl StreamSink for MuxSink {
         buf.clear();
         let mut exporter = EXPORTER.with(|e| e.borrow_mut().take()).unwrap_or_else(|| {
             Box::new(SessionExporter {
-                shared: self.shared.clone(),
+                shared: None,
                 opened: Vec::new(),
                 drains: Vec::new(),
             })
         });
-        exporter.shared = self.shared.clone();
+        exporter.shared = Some(self.shared.clone());
         let (encoded, exports) = with_exporter_boxed(exporter, || encode(&**codec, &mut buf));
         let result = match encoded {
             Err(e) => Err(ChannelError::Encode(Arc::new(e))),
@@ -107,7 +107,8 @@ impl StreamSink for MuxSink {
         if buf.capacity() <= SCRATCH_KEEP {
             SCRATCH.with(|s| *s.borrow_mut() = buf);
         }
-        let exports = exports.finish(result.is_ok());
+        let mut exports = exports.finish(result.is_ok());
+        exports.shared = None;
         EXPORTER.with(|e| *e.borrow_mut() = Some(exports));
         result
     }
@@ -207,7 +208,9 @@ impl MuxSink {
 
 /// Installed while a message is encoded: each end in it becomes a stream.
 struct SessionExporter {
-    shared: Arc<Shared>,
+    /// The session of the message being encoded; `None` while the
+    /// allocation waits in the thread's cache (so it keeps no session alive).
+    shared: Option<Arc<Shared>>,
     /// Streams opened for this message (reset if encoding fails).
     opened: Vec<StreamId>,
     /// Receivers that now drain onto new streams: pumped once the message
@@ -216,8 +219,15 @@ struct SessionExporter {
 }
 
 impl SessionExporter {
+    fn shared(&self) -> &Arc<Shared> {
+        self.shared
+            .as_ref()
+            .expect("an exporter in scope is bound to the session encoding")
+    }
+
     fn open(&mut self, kind: StreamKind) -> Result<StreamId, NestError> {
-        let mut st = self.shared.lock();
+        let shared = self.shared().clone();
+        let mut st = shared.lock();
         if st.end.is_some() {
             return Err(NestError::Refused("the session has ended".into()));
         }
@@ -229,6 +239,7 @@ impl SessionExporter {
         if kind == StreamKind::Bytes {
             entry.bytes = Some(ByteState::default());
         }
+        drop(st);
         self.opened.push(id);
         Ok(id)
     }
@@ -248,7 +259,7 @@ impl SessionExporter {
         }
         if sent {
             let drains: Vec<DrainHandle> = {
-                let st = self.shared.lock();
+                let st = self.shared().lock();
                 self.drains
                     .iter()
                     .filter_map(|id| st.streams.get(id).and_then(|e| e.drain.clone()))
@@ -260,7 +271,7 @@ impl SessionExporter {
             return;
         }
         let dead: Vec<Entry> = {
-            let mut st = self.shared.lock();
+            let mut st = self.shared().lock();
             self.opened
                 .iter()
                 .filter_map(|id| {
@@ -270,7 +281,7 @@ impl SessionExporter {
                 })
                 .collect()
         };
-        self.shared.writer_wake.notify_one();
+        self.shared().writer_wake.notify_one();
         for entry in dead {
             if let Some(d) = &entry.drain {
                 d.fail(ChannelError::Closed);
@@ -285,7 +296,7 @@ impl Exporter for SessionExporter {
         match end {
             OutgoingEnd::Sender(sender) => {
                 if let Some((session, stream)) = sender.drained_by() {
-                    if session == self.shared.id {
+                    if session == self.shared().id {
                         // The peer's own end going home: name its stream.
                         return Ok(ChannelRef {
                             kind: RefKind::Sender,
@@ -296,10 +307,10 @@ impl Exporter for SessionExporter {
                 let forwarding = sender.drained_by().is_some();
                 let id = self.open(StreamKind::OpenerReceives)?;
                 let feed = Arc::new(sender.into_feed());
-                let mut st = self.shared.lock();
+                let mut st = self.shared().lock();
                 if let Some(entry) = st.streams.get_mut(&id) {
                     entry.feed = Some(feed);
-                    entry.credit = Some(StreamCredit::new(&self.shared, id));
+                    entry.credit = Some(StreamCredit::new(self.shared(), id));
                     entry.forwarder = forwarding;
                 }
                 Ok(ChannelRef {
@@ -309,7 +320,7 @@ impl Exporter for SessionExporter {
             }
             OutgoingEnd::Receiver(receiver) => {
                 let id = self.open(StreamKind::OpenerSends)?;
-                receiver.attach(Arc::new(MuxSink::new(&self.shared, id)));
+                receiver.attach(Arc::new(MuxSink::new(self.shared(), id)));
                 self.drains.push(id);
                 Ok(ChannelRef {
                     kind: RefKind::Receiver,
@@ -318,7 +329,7 @@ impl Exporter for SessionExporter {
             }
             OutgoingEnd::Stream(stream) => {
                 let id = self.open(StreamKind::Bytes)?;
-                spawn_bridge(stream, MuxByteStream::new(&self.shared, id));
+                spawn_bridge(stream, MuxByteStream::new(self.shared(), id));
                 Ok(ChannelRef {
                     kind: RefKind::Stream,
                     id: id.0,
