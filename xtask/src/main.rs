@@ -1,6 +1,6 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
-//! * `ci` — exactly what `.ci/run` runs (fmt, clippy, the test suite).
+//! * `ci` — exactly what `.ci/run` runs (fmt, clippy, the test suite, rustdoc).
 //! * `bench [--quick]` — the benchmarks, each beside its in-run baseline.
 //! * `fuzz [--seconds N] [TARGET...]` — every cargo-fuzz target for N seconds
 //!   (needs the nightly toolchain and cargo-fuzz, installed on demand).

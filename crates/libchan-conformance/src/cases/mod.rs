@@ -1,4 +1,4 @@
-//! The transport cases. Each takes a [`Harness`](crate::Harness) and panics
+//! The transport cases. Each takes a [`Harness`] and panics
 //! with a message naming the broken promise.
 
 mod basic;

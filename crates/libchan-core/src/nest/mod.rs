@@ -2,7 +2,7 @@
 //!
 //! While a session encodes a message it installs an [`Exporter`] for the
 //! current thread; the `Serialize` impls of [`Sender`](crate::Sender),
-//! [`Receiver`](crate::Receiver) and [`ByteStream`](crate::ByteStream) hand
+//! [`Receiver`](crate::Receiver) and [`ByteStream`] hand
 //! their end to it and write the [`ChannelRef`] it returns in their place.
 //! Decoding mirrors this with an [`Importer`]. Codecs see only `ChannelRef`
 //! values, which is why any serde format carries nested ends at any depth

@@ -15,7 +15,7 @@ impl Session {
     /// of a byte stream).
     ///
     /// Fails with [`SendError::Blocked`] when the stream's credit is ≤ 0
-    /// (retry after [`Event::Credit`] for `id`), [`SendError::TooLarge`] when
+    /// (retry after [`Event::Credit`](crate::Event::Credit) for `id`), [`SendError::TooLarge`] when
     /// the payload exceeds the peer's `MAX_FRAME_SIZE`, and
     /// [`SendError::Stream`] when we cannot send on `id`. Nothing is queued
     /// on failure.
@@ -73,7 +73,7 @@ impl Session {
     }
 
     /// Whether a DATA frame may be sent on `id` now. If not, an
-    /// [`Event::Credit`] for `id` is guaranteed to follow once it may, just
+    /// [`Event::Credit`](crate::Event::Credit) for `id` is guaranteed to follow once it may, just
     /// as after a [`send_data`](Self::send_data) that failed with
     /// [`SendError::Blocked`]: a driver that checks before encoding need not
     /// encode a message only to have it refused.
