@@ -19,7 +19,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use libchan::codec::{Json, Msgpack, Xml};
+use libchan::codec::{Json, Msgpack, Proto, Protobuf, Xml};
 use libchan::{Codec, Payload};
 use serde::{Deserialize, Serialize};
 use support::{iters, per_op, print, Row};
@@ -36,6 +36,27 @@ struct Blob {
     id: u64,
     name: String,
     bytes: Bytes,
+}
+
+/// The same message, schema-first, for the protobuf codec.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProtoBlob {
+    #[prost(uint64, tag = "1")]
+    id: u64,
+    #[prost(string, tag = "2")]
+    name: String,
+    #[prost(bytes = "bytes", tag = "3")]
+    bytes: Bytes,
+}
+
+impl From<Blob> for Proto<ProtoBlob> {
+    fn from(b: Blob) -> Self {
+        Proto(ProtoBlob {
+            id: b.id,
+            name: b.name,
+            bytes: b.bytes,
+        })
+    }
 }
 
 fn blob(size: usize) -> Blob {
@@ -102,21 +123,25 @@ fn ns(d: Duration) -> f64 {
     d.as_secs_f64() * 1e9
 }
 
-fn bench_codec(name: &str, codec: &dyn Codec) {
+fn bench_codec<P>(name: &str, codec: &dyn Codec, payload: fn(Blob) -> P)
+where
+    P: Payload + PartialEq + std::fmt::Debug,
+{
     let mut rows = Vec::new();
     for (label, size) in [("16 B", 16usize), ("1 KiB", 1024), ("64 KiB", 64 * 1024)] {
         if !support::selected(&format!("{name} {label}")) {
             continue;
         }
-        let value = blob(size);
+        let plain = blob(size);
+        let mut raw = Vec::new();
+        raw_encode(&plain, &mut raw);
+        assert_eq!(raw_decode(&raw).as_ref(), Some(&plain), "raw round trip");
+        let value = payload(blob(size));
 
         let mut encoded = Vec::new();
         value.encode(codec, &mut encoded).expect("a Blob encodes");
-        let back = Blob::decode(codec, &encoded).expect("a Blob decodes");
+        let back = P::decode(codec, &encoded).expect("a Blob decodes");
         assert_eq!(back, value, "{name} round trip");
-        let mut raw = Vec::new();
-        raw_encode(&value, &mut raw);
-        assert_eq!(raw_decode(&raw).as_ref(), Some(&value), "raw round trip");
 
         let mut out = Vec::with_capacity(encoded.len());
         let lib_encode = measure(|| {
@@ -129,11 +154,11 @@ fn bench_codec(name: &str, codec: &dyn Codec) {
         let mut out = Vec::with_capacity(raw.len());
         let raw_enc = measure(|| {
             out.clear();
-            raw_encode(black_box(&value), &mut out);
+            raw_encode(black_box(&plain), &mut out);
             black_box(&out);
         });
         let lib_decode = measure(|| {
-            black_box(Blob::decode(codec, black_box(&encoded)).expect("a Blob decodes"));
+            black_box(P::decode(codec, black_box(&encoded)).expect("a Blob decodes"));
         });
         let raw_dec = measure(|| {
             black_box(raw_decode(black_box(&raw)).expect("a raw Blob decodes"));
@@ -164,8 +189,10 @@ fn bench_codec(name: &str, codec: &dyn Codec) {
 
 fn main() {
     // `cargo bench` passes flags such as `--bench`; nothing to parse.
-    let codecs: [(&str, &dyn Codec); 3] = [("json", &Json), ("msgpack", &Msgpack), ("xml", &Xml)];
-    for (name, codec) in codecs {
-        bench_codec(name, codec);
+    let serde_codecs: [(&str, &dyn Codec); 3] =
+        [("json", &Json), ("msgpack", &Msgpack), ("xml", &Xml)];
+    for (name, codec) in serde_codecs {
+        bench_codec(name, codec, |b| b);
     }
+    bench_codec("protobuf", &Protobuf, Proto::<ProtoBlob>::from);
 }

@@ -10,7 +10,8 @@
 //!
 //! Each on a multi-thread and a current-thread runtime. One-way throughput
 //! runs per codec: json with `String` messages (JSON writes bytes as arrays
-//! of numbers), msgpack with `Bytes` messages (written as `bin`).
+//! of numbers), msgpack with `Bytes` messages (written as `bin`), xml with
+//! `String` messages, protobuf with a one-field `bytes` message.
 
 mod support;
 
@@ -19,13 +20,20 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use libchan::codec::{Json, Msgpack};
+use libchan::codec::{Json, Msgpack, Proto, Protobuf, Xml};
 use libchan::tcp::{connect, Config, Listener};
 use libchan::{Codec, Payload};
 use libchan::{Request, SessionExt};
 use support::{iters, print, Row};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
+
+/// A schema-first message for the protobuf codec.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProtoBlob {
+    #[prost(bytes = "bytes", tag = "1")]
+    bytes: Bytes,
+}
 
 fn runtime(multi: bool) -> tokio::runtime::Runtime {
     let mut b = if multi {
@@ -226,7 +234,24 @@ fn main() {
                     Bytes::from(vec![b'a'; size]),
                 ))
             });
-            for (codec, lib) in [("json String", json), ("msgpack Bytes", msgpack)] {
+            let xml = median_of(rounds, || {
+                rt.block_on(libchan_one_way(Arc::new(Xml), n, "a".repeat(size)))
+            });
+            let protobuf = median_of(rounds, || {
+                rt.block_on(libchan_one_way(
+                    Arc::new(Protobuf),
+                    n,
+                    Proto(ProtoBlob {
+                        bytes: Bytes::from(vec![b'a'; size]),
+                    }),
+                ))
+            });
+            for (codec, lib) in [
+                ("json String", json),
+                ("msgpack Bytes", msgpack),
+                ("xml String", xml),
+                ("protobuf bytes", protobuf),
+            ] {
                 rows.push(Row {
                     what: format!("one-way, {name}, {codec}"),
                     libchan: per_sec(lib) * scale,
