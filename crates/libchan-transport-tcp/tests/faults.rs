@@ -375,3 +375,60 @@ async fn a_message_over_the_peers_size_limit_is_refused_and_the_channel_lives_on
         Some("small".to_string())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_floods_without_reading_is_cut_off_not_buffered_forever() {
+    let mut limits = Config::new(Json);
+    limits.limits.max_streams = 4;
+    let listener = Listener::bind("127.0.0.1:0", limits).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    // The attacker: a valid handshake, then OPENs beyond the limit (each
+    // answered with a RESET), and it never reads a byte.
+    let attacker = tokio::spawn(async move {
+        let mut sock = TcpStream::connect(addr).await.expect("connect");
+        let mut proto =
+            Proto::new(Role::Dialer, Limits::new(["json"]), Instant::now()).expect("config");
+        let preface = proto.poll_transmit().expect("magic and HELLO");
+        sock.write_all(&preface).await.expect("preface");
+        let mut batch = Vec::with_capacity(15 * 4096);
+        let mut sent = 0usize;
+        let mut id = 1u64;
+        while sent < 256 << 20 {
+            batch.clear();
+            for _ in 0..4096 {
+                batch.extend_from_slice(&1u32.to_be_bytes()); // length
+                batch.push(0x01); // OPEN
+                batch.push(0x01); // TOP_LEVEL
+                batch.extend_from_slice(&id.to_be_bytes());
+                batch.push(0); // kind: the opener sends
+                id += 2;
+            }
+            if sock.write_all(&batch).await.is_err() {
+                return sent; // cut off
+            }
+            sent += batch.len();
+        }
+        sent
+    });
+    let (session, _) = within("accept", listener.accept()).await.expect("accept");
+    let err = within("the session to give up on the flood", async {
+        loop {
+            if let Err(e) = session.handshake().await {
+                break e;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        matches!(&err, SessionError::Limit(l) if l.what.contains("reply backlog")),
+        "a peer that does not read its replies ends the session with a limit error, got {err:?}"
+    );
+    let sent = within("the attacker to be cut off", attacker)
+        .await
+        .expect("attacker");
+    assert!(
+        sent < 256 << 20,
+        "the connection was closed before 256 MiB of flood ({sent} bytes sent)"
+    );
+}

@@ -15,6 +15,14 @@ use crate::{Error as ProtoError, ErrorCode, Event, StreamKind};
 /// Bytes read per syscall.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Most bytes of replies to the peer's own frames (PING acknowledgements,
+/// RESETs refusing its OPENs) that may wait unwritten because the peer does
+/// not read. A peer that makes us queue more is ending the session: without
+/// this cap, one that floods refused OPENs and never reads would grow our
+/// memory as fast as it sends. 1 MiB is thousands of times what an honest
+/// peer leaves pending.
+const MAX_REPLY_BACKLOG: usize = 1 << 20;
+
 /// Reads the connection until it ends, feeding the protocol.
 pub(crate) async fn reader<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R) {
     let mut buf = vec![0u8; READ_CHUNK];
@@ -46,7 +54,25 @@ pub(crate) async fn reader<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R)
                 Ok(n) => {
                     let effects = {
                         let mut st = shared.lock();
+                        let before = st.proto.transmit_len();
                         let _ = st.proto.handle_input(Instant::now(), &buf[..n]);
+                        let replies = st.proto.transmit_len().saturating_sub(before);
+                        st.reply_backlog = st.reply_backlog.saturating_add(replies);
+                        if st.reply_backlog > MAX_REPLY_BACKLOG && st.end.is_none() {
+                            let why = format!(
+                                "the peer keeps sending but does not read our replies \
+                                 ({} bytes pending, limit {MAX_REPLY_BACKLOG})",
+                                st.reply_backlog
+                            );
+                            st.proto.goaway(ErrorCode::LIMIT_EXCEEDED, &why);
+                            drop(st);
+                            shared.end(SessionError::Limit(LimitError {
+                                what: "reply backlog (bytes of replies the peer does not read)",
+                                limit: MAX_REPLY_BACKLOG as u64,
+                                actual: MAX_REPLY_BACKLOG as u64 + 1,
+                            }));
+                            return;
+                        }
                         process_events(&shared, &mut st)
                     };
                     shared.writer_wake.notify_one();
@@ -89,10 +115,41 @@ pub(crate) async fn writer<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W
         };
         match chunk {
             Some(bytes) => {
-                if let Err(e) = wr.write_all(&bytes).await {
+                // A write may wait forever on a peer that does not read: it
+                // gives up when the session fails, and after a clean end
+                // waits at most the handshake timeout for the last frames.
+                let failed = shared.failed.notified();
+                tokio::pin!(failed);
+                failed.as_mut().enable();
+                if shared.has_failed() {
+                    return;
+                }
+                let write = async {
+                    if ended {
+                        tokio::time::timeout(shared.linger, wr.write_all(&bytes))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(std::io::Error::new(
+                                    std::io::ErrorKind::TimedOut,
+                                    "the peer did not read the session's last frames",
+                                ))
+                            })
+                    } else {
+                        wr.write_all(&bytes).await
+                    }
+                };
+                let result = tokio::select! {
+                    r = write => r,
+                    () = &mut failed => return,
+                };
+                if let Err(e) = result {
                     shared.end(SessionError::from(e));
                     return;
                 }
+                // Whatever was written, the peer is reading: replies count
+                // as delivered first (the check only needs a bound).
+                let mut st = shared.lock();
+                st.reply_backlog = st.reply_backlog.saturating_sub(bytes.len());
             }
             None if ended => {
                 let _ = wr.flush().await;

@@ -114,9 +114,10 @@ where
     let mut limits = config.limits;
     limits.codecs = config.codecs.iter().map(|c| c.name().to_owned()).collect();
     let window = limits.initial_window;
+    let linger = limits.handshake_timeout;
     let proto = Proto::new(role, limits, Instant::now())
         .map_err(|e| SessionError::Handshake(format!("invalid session configuration: {e}")))?;
-    let shared = Shared::new(role, config.codecs, proto, window);
+    let shared = Shared::new(role, config.codecs, proto, window, linger);
     let (rd, wr) = tokio::io::split(io);
     tokio::spawn(io::reader(shared.clone(), rd));
     tokio::spawn(io::writer(shared.clone(), wr));

@@ -38,6 +38,11 @@ pub(crate) struct Shared {
     pub(crate) reader_wake: Notify,
     /// `accept` and `handshake` callers.
     pub(crate) accept_wake: Notify,
+    /// Woken (all waiters) when the session ends with an error: the writer
+    /// abandons a write the peer is not reading.
+    pub(crate) failed: Notify,
+    /// How long the last frames of a clean end may take to write.
+    pub(crate) linger: std::time::Duration,
     /// Every `MuxSession` handle is gone: close once no stream is in use.
     pub(crate) orphaned: AtomicBool,
     /// A codec is agreed and the session has not ended: sending may start.
@@ -58,6 +63,9 @@ pub(crate) struct State {
     /// Streams whose feed was attached while a message was being decoded:
     /// their buffered messages are delivered right after that message.
     pub(crate) flush_queue: Vec<StreamId>,
+    /// Bytes of replies to the peer's frames not yet known to be written
+    /// (see `io::MAX_REPLY_BACKLOG`).
+    pub(crate) reply_backlog: usize,
 }
 
 /// What this side keeps per stream.
@@ -164,6 +172,7 @@ impl Shared {
         codecs: Vec<Arc<dyn Codec>>,
         proto: Proto,
         window: u64,
+        linger: std::time::Duration,
     ) -> Arc<Self> {
         let single = codecs.len() == 1;
         let agreed = OnceLock::new();
@@ -189,12 +198,15 @@ impl Shared {
                 accept: VecDeque::new(),
                 end: None,
                 flush_queue: Vec::new(),
+                reply_backlog: 0,
             }),
             writer_wake: Notify::new(),
             reader_wake: Notify::new(),
             accept_wake: Notify::new(),
             open_for_sends: AtomicBool::new(single),
             orphaned: AtomicBool::new(false),
+            failed: Notify::new(),
+            linger,
         })
     }
 
@@ -269,6 +281,9 @@ impl Shared {
         self.reader_wake.notify_one();
         self.accept_wake.notify_waiters();
         self.accept_wake.notify_one();
+        if self.has_failed() {
+            self.failed.notify_waiters();
+        }
         self.run(effects);
     }
 
@@ -403,6 +418,11 @@ impl Shared {
                 .goaway(crate::ErrorCode::NO_ERROR, "session dropped");
         }
         self.end(SessionError::Closed);
+    }
+
+    /// True once the session ended with an error (not a clean close).
+    pub(crate) fn has_failed(&self) -> bool {
+        matches!(&self.lock().end, Some(e) if !matches!(e, SessionError::Closed))
     }
 
     /// The session's error if it ended, for handles that try to use it.
