@@ -115,32 +115,27 @@ pub(crate) async fn writer<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W
         };
         match chunk {
             Some(bytes) => {
-                // A write may wait forever on a peer that does not read: it
-                // gives up when the session fails, and after a clean end
-                // waits at most the handshake timeout for the last frames.
+                // A write may wait forever on a peer that does not read. The
+                // last frames of an ended session (its GOAWAY) get at most the
+                // handshake timeout; a write under way when the session fails
+                // is abandoned with the connection.
                 let failed = shared.failed.notified();
                 tokio::pin!(failed);
                 failed.as_mut().enable();
-                if shared.has_failed() {
-                    return;
-                }
-                let write = async {
-                    if ended {
-                        tokio::time::timeout(shared.linger, wr.write_all(&bytes))
-                            .await
-                            .unwrap_or_else(|_| {
-                                Err(std::io::Error::new(
-                                    std::io::ErrorKind::TimedOut,
-                                    "the peer did not read the session's last frames",
-                                ))
-                            })
-                    } else {
-                        wr.write_all(&bytes).await
+                let result = if ended || shared.has_failed() {
+                    tokio::time::timeout(shared.linger, wr.write_all(&bytes))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                "the peer did not read the session's last frames",
+                            ))
+                        })
+                } else {
+                    tokio::select! {
+                        r = wr.write_all(&bytes) => r,
+                        () = &mut failed => return,
                     }
-                };
-                let result = tokio::select! {
-                    r = write => r,
-                    () = &mut failed => return,
                 };
                 if let Err(e) = result {
                     shared.end(SessionError::from(e));
