@@ -108,13 +108,17 @@ pub(crate) async fn reader<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R)
 /// Writes what the protocol queued until the session ends, then flushes
 /// the last frames (a GOAWAY) and shuts the connection down.
 pub(crate) async fn writer<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W) {
+    // Two buffers take turns: the protocol fills one while this task writes
+    // the other, so steady state allocates nothing.
+    let mut bytes = bytes::BytesMut::new();
     loop {
-        let (chunk, ended) = {
+        bytes.clear();
+        let (taken, ended) = {
             let mut st = shared.lock();
-            (st.proto.poll_transmit(), st.end.is_some())
+            (st.proto.poll_transmit_into(&mut bytes), st.end.is_some())
         };
-        match chunk {
-            Some(bytes) => {
+        match taken {
+            true => {
                 // A write may wait forever on a peer that does not read. The
                 // last frames of an ended session (its GOAWAY) get at most the
                 // handshake timeout; a write under way when the session fails
@@ -146,12 +150,12 @@ pub(crate) async fn writer<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W
                 let mut st = shared.lock();
                 st.reply_backlog = st.reply_backlog.saturating_sub(bytes.len());
             }
-            None if ended => {
+            false if ended => {
                 let _ = wr.flush().await;
                 let _ = wr.shutdown().await;
                 return;
             }
-            None => {
+            false => {
                 if let Err(e) = wr.flush().await {
                     shared.end(SessionError::from(e));
                     return;

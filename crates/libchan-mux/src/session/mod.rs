@@ -244,6 +244,23 @@ impl Session {
         Some(self.transmit.split().freeze())
     }
 
+    /// Like [`poll_transmit`](Self::poll_transmit), but hands the queued
+    /// bytes over by swapping buffers: `out` (which must be empty) becomes
+    /// the transmit buffer and the queued bytes land in `out`. A driver that
+    /// clears `out` after writing it and passes it back reuses two buffers
+    /// forever, even while frames are queued during its write. Returns
+    /// whether there was anything to take.
+    pub fn poll_transmit_into(&mut self, out: &mut BytesMut) -> bool {
+        if self.transmit.is_empty() {
+            return false;
+        }
+        debug_assert!(out.is_empty(), "the spare buffer is handed back empty");
+        out.clear();
+        self.ack_queued = false;
+        std::mem::swap(&mut self.transmit, out);
+        true
+    }
+
     /// Bytes queued for the connection and not yet taken.
     #[must_use]
     pub fn transmit_len(&self) -> usize {
