@@ -11,7 +11,7 @@ use libchan_core::{ByteStream, ChannelError, NestError};
 
 use super::byte_stream::MuxByteStream;
 use super::sink::MuxSink;
-use super::state::{Effect, Entry, Shared, StreamCredit};
+use super::state::{owned, Effect, Entry, Shared, StreamCredit};
 use crate::{ErrorCode, StreamId, StreamKind};
 
 thread_local! {
@@ -279,7 +279,7 @@ pub(crate) fn on_data(
         return None;
     };
     if let Some(bytes) = entry.bytes.as_mut() {
-        bytes.inbound.push_back(payload);
+        bytes.inbound.push_back(owned(payload));
         return bytes.read_waker.take().map(Effect::Wake);
     }
     match (&entry.feed, &entry.credit) {
@@ -287,7 +287,7 @@ pub(crate) fn on_data(
             Some(Effect::Deliver(feed.clone(), credit.clone(), id, payload))
         }
         _ => {
-            entry.pending.push_back(payload);
+            entry.pending.push_back(owned(payload));
             None
         }
     }

@@ -146,6 +146,17 @@ pub(crate) struct ByteState {
     pub(crate) error: Option<String>,
 }
 
+/// A payload about to be *kept* (buffered for a receiver not yet attached,
+/// or unread bytes of a byte stream): a small one is copied out of the
+/// shared chunk it was cut from, so keeping it does not keep the chunk.
+pub(crate) fn owned(payload: Bytes) -> Bytes {
+    if payload.len() < crate::SMALL_PAYLOAD {
+        Bytes::copy_from_slice(&payload)
+    } else {
+        payload
+    }
+}
+
 /// Work to do after the state lock is released.
 pub(crate) enum Effect {
     Deliver(Arc<Feed>, Arc<StreamCredit>, StreamId, Bytes),

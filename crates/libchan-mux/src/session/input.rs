@@ -5,13 +5,24 @@
 //! its first wrong byte), the 14 head bytes go to a fixed array, and the
 //! payload goes to a buffer reserved only after the head's length passed
 //! the limit. The buffer therefore never holds more than one max-size
-//! payload, and a complete payload leaves as `Bytes` split off that buffer
-//! (DATA payloads reach the application without another copy).
+//! payload (or one 16 KiB chunk that small payloads are cut from, so they
+//! cost no allocation each), and a complete payload leaves as `Bytes` split
+//! off that buffer (DATA payloads reach the application without another
+//! copy).
 
 use bytes::{Bytes, BytesMut};
 
 use crate::error::Error;
 use crate::frame::{self, Head, HEAD_LEN, MAGIC};
+
+/// Payloads below this size are cut from a shared [`CHUNK`]-byte buffer
+/// instead of an allocation each; larger ones get their own.
+pub const SMALL_PAYLOAD: usize = 4 * 1024;
+
+/// The buffer small payloads are cut from. A payload split off it keeps the
+/// whole chunk alive, so a driver that *retains* small payloads (rather than
+/// decoding and dropping them) should copy them out.
+const CHUNK: usize = 16 * 1024;
 
 #[derive(Clone, Copy, Debug)]
 enum State {
@@ -80,7 +91,11 @@ impl Deframer {
                     let head = Head::parse(self.head);
                     frame::check_length(&head, max_payload)?;
                     self.payload.clear();
-                    self.payload.reserve(payload_len(&head));
+                    let len = payload_len(&head);
+                    if self.payload.capacity() < len {
+                        self.payload
+                            .reserve(if len < SMALL_PAYLOAD { CHUNK } else { len });
+                    }
                     self.state = State::Payload { head };
                 }
                 State::Payload { head } => {

@@ -23,6 +23,7 @@ mod timer;
 
 pub use event::Event;
 pub use flow::MAX_CREDIT;
+pub use input::SMALL_PAYLOAD;
 
 use input::Deframer;
 use stream::Stream;
