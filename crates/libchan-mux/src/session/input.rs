@@ -92,9 +92,12 @@ impl Deframer {
                     frame::check_length(&head, max_payload)?;
                     self.payload.clear();
                     let len = payload_len(&head);
-                    if self.payload.capacity() < len {
-                        self.payload
-                            .reserve(if len < SMALL_PAYLOAD { CHUNK } else { len });
+                    if len >= SMALL_PAYLOAD {
+                        // Its own buffer, exactly its size: keeping it
+                        // never keeps anything else.
+                        self.payload = BytesMut::with_capacity(len);
+                    } else if self.payload.capacity() < len {
+                        self.payload.reserve(CHUNK);
                     }
                     self.state = State::Payload { head };
                 }
@@ -159,6 +162,51 @@ mod tests {
         let mut input = &wire[..];
         let (head2, payload2) = d.poll(&mut input, 1024).expect("valid").expect("complete");
         assert_eq!((head2, payload2), (head, payload));
+    }
+
+    #[test]
+    fn small_payloads_share_one_chunk_and_large_ones_do_not() {
+        let mut wire = BytesMut::from(&MAGIC[..]);
+        for i in 0..3u8 {
+            Frame::from(Ping {
+                ack: false,
+                payload: [i; 8],
+            })
+            .encode(&mut wire);
+        }
+        let mut d = Deframer::new();
+        let mut input = &wire[..];
+        let mut payloads = Vec::new();
+        while let Some((_, p)) = d.poll(&mut input, 1 << 20).expect("valid") {
+            payloads.push(p);
+        }
+        assert_eq!(payloads.len(), 3);
+        let base = payloads[0].as_ptr() as usize;
+        for (i, p) in payloads.iter().enumerate() {
+            assert_eq!(p[0], i as u8);
+            assert_eq!(
+                p.as_ptr() as usize - base,
+                i * 8,
+                "consecutive small payloads are cut from the same chunk"
+            );
+        }
+
+        // A payload of SMALL_PAYLOAD bytes or more gets its own buffer, of
+        // exactly its size.
+        let big = vec![7u8; SMALL_PAYLOAD];
+        let mut head = BytesMut::new();
+        crate::frame::Frame::from(crate::frame::Data {
+            stream: crate::stream_id::StreamId(1),
+            payload: bytes::Bytes::from(big.clone()),
+        })
+        .encode(&mut head);
+        let mut input = &head[..];
+        let (_, p) = d
+            .poll(&mut input, 1 << 20)
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(&p[..], &big[..]);
+        assert_eq!(d.payload.capacity(), 0, "nothing left over to pin");
     }
 
     #[test]
