@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use crate::error::Error;
 use crate::frame::{self, Head, HEAD_LEN, MAGIC};
 
-/// Payloads below this size are cut from a shared [`CHUNK`]-byte buffer
+/// Payloads below this size are cut from a shared 16 KiB buffer
 /// instead of an allocation each; larger ones get their own.
 pub const SMALL_PAYLOAD: usize = 4 * 1024;
 
