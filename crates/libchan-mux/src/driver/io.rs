@@ -181,8 +181,7 @@ fn process_events(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
                 let chosen = shared.codecs.iter().find(|c| c.name() == codec).cloned();
                 match chosen {
                     Some(c) => {
-                        let _ = shared.agreed.set(c.clone());
-                        st.codec = Some(c);
+                        let _ = shared.agreed.set(c);
                         if st.end.is_none() {
                             shared
                                 .open_for_sends

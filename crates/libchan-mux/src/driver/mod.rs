@@ -140,7 +140,7 @@ impl MuxSession {
                     return Err(e.clone());
                 }
                 if st.ready {
-                    if let Some(c) = &st.codec {
+                    if let Some(c) = self.shared.agreed.get() {
                         return Ok(c.name().to_owned());
                     }
                 }

@@ -52,8 +52,6 @@ pub(crate) struct Shared {
 
 pub(crate) struct State {
     pub(crate) proto: Proto,
-    /// The negotiated codec; known from the start when we offer only one.
-    pub(crate) codec: Option<Arc<dyn Codec>>,
     pub(crate) ready: bool,
     pub(crate) streams: HashMap<StreamId, Entry>,
     /// Top-level streams the peer opened, not yet accepted.
@@ -190,11 +188,6 @@ impl Shared {
         if let (true, Some(c)) = (single, codecs.first()) {
             let _ = agreed.set(c.clone());
         }
-        let codec = if single {
-            codecs.first().cloned()
-        } else {
-            None
-        };
         Arc::new(Shared {
             id: SessionId::next(),
             role,
@@ -203,7 +196,6 @@ impl Shared {
             credit_batch: usize::try_from(window / 8).unwrap_or(usize::MAX).max(1),
             state: Mutex::new(State {
                 proto,
-                codec,
                 ready: false,
                 streams: HashMap::new(),
                 accept: VecDeque::new(),
