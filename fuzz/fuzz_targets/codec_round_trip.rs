@@ -27,7 +27,9 @@ use bytes::Bytes;
 use libchan_core::nest::{
     with_exporter, with_importer, ChannelRef, Exporter, Importer, OutgoingEnd, RefKind,
 };
-use libchan_core::transport::{DrainHandle, EncodeFn, Feed, InboundSlot, IncomingEnd, StreamSink};
+use libchan_core::transport::{
+    DrainHandle, EncodeFn, Feed, InboundSlot, IncomingEnd, Sent, StreamSink,
+};
 use libchan_core::{
     pipe, ByteStream, ChannelError, Codec, CodecError, Message, NestError, Payload, Receiver,
     Sender, SessionId,
@@ -317,8 +319,8 @@ impl StreamSink for DeadStream {
         false
     }
 
-    fn send(&self, _encode: &mut EncodeFn<'_>) -> Result<(), ChannelError> {
-        Ok(())
+    fn send(&self, _encode: &mut EncodeFn<'_>) -> Result<Sent, ChannelError> {
+        Ok(Sent::Queued)
     }
 
     fn close(&self) {}

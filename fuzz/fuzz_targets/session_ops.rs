@@ -210,6 +210,7 @@ fuzz_target!(|ops: Vec<Operation>| {
             Operation::Consume { stream, n, .. } => {
                 let id = side.pick(stream);
                 side.session.consumed(id, usize::from(n));
+                side.session.consumed_session(usize::from(n));
             }
             Operation::Claim { stream, .. } => {
                 let id = side.pick(stream);
@@ -230,7 +231,7 @@ fuzz_target!(|ops: Vec<Operation>| {
                 } else {
                     ErrorCode::INTERNAL_ERROR
                 };
-                side.session.goaway(code, "fuzz");
+                side.session.goaway(now, code, "fuzz");
             }
             Operation::Deliver { max, .. } => {
                 side.pump();

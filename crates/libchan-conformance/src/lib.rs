@@ -56,6 +56,14 @@ pub trait Harness: Send + Sync + 'static {
     /// Breaks the connection under the pair abruptly, as a crashed peer or a
     /// cut cable would (no goodbye).
     async fn sever(&self, dialer: &Self::Session, acceptor: &Self::Session);
+
+    /// The largest message the peer accepts, in encoded bytes, if the
+    /// transport limits it (a mux transport: the peer's `max_frame_size`).
+    /// `None` (the default) means unlimited: the oversize case then checks
+    /// that a large message goes through intact instead.
+    fn max_message_size(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Awaits `fut`, failing the case if it takes longer than [`CASE_TIMEOUT`].
@@ -88,8 +96,45 @@ pub async fn first_send_error<T: Send + 'static>(
     .await
 }
 
+/// Calls the macro `$crate::$callback!` with `$args` and the name of every
+/// transport case: the one place the case list is written.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_case {
+    ($callback:ident; $($args:tt)*) => {
+        $crate::$callback!($($args)*;
+            top_level_channels_from_either_side,
+            messages_keep_their_order_per_channel,
+            dropping_the_last_sender_closes_cleanly,
+            closing_the_session_ends_accept,
+            lost_session_breaks_every_channel,
+            dropped_receiver_is_seen_by_an_idle_sender,
+            dropping_every_handle_closes_an_idle_session,
+            nested_ends_at_depth_travel_both_ways,
+            nested_receiver_delivers_without_other_traffic,
+            reply_channels_answer_requests,
+            seed_message_request_response,
+            byte_stream_in_a_message_is_duplex,
+            byte_stream_dropped_without_shutdown_reads_as_an_error,
+            failing_byte_stream_source_reads_as_an_error,
+            end_sent_back_reaches_its_owner_directly,
+            thousand_concurrent_channels,
+            burst_of_calls_on_fresh_channels_is_not_refused,
+            slow_receiver_makes_the_sender_wait,
+            queued_messages_outlive_the_last_sender,
+            graceful_close_delivers_everything_sent_both_ways,
+            requests_sent_before_close_reach_a_late_accept,
+            sender_abort_reaches_the_receiver_with_its_reason,
+            sender_dropped_in_a_panic_breaks_the_channel,
+            session_abort_reaches_the_peer_as_an_abort,
+            oversize_message_is_a_limit_error_before_and_after_the_handshake
+        );
+    };
+}
+
 /// Instantiates every transport case as a `#[tokio::test]` in a module
-/// named `conformance`, each calling the case with the harness `$harness`.
+/// named `conformance` (or `$module`), each calling the case with the
+/// harness `$harness`.
 #[macro_export]
 macro_rules! transport_suite {
     ($harness:expr) => {
@@ -99,22 +144,20 @@ macro_rules! transport_suite {
         mod $module {
             #[allow(unused_imports)]
             use super::*;
-            $crate::__cases!($harness;
-                top_level_channels_from_either_side,
-                messages_keep_their_order_per_channel,
-                dropping_the_last_sender_closes_cleanly,
-                closing_the_session_ends_accept,
-                lost_session_breaks_every_channel,
-                dropped_receiver_fails_the_sender,
-                nested_ends_at_depth_travel_both_ways,
-                reply_channels_answer_requests,
-                seed_message_request_response,
-                byte_stream_in_a_message_is_duplex,
-                end_sent_back_reaches_its_owner_directly,
-                thousand_concurrent_channels,
-                slow_receiver_makes_the_sender_wait,
-                queued_messages_outlive_the_last_sender
-            );
+            $crate::__for_each_case!(__cases; $harness);
+        }
+    };
+}
+
+/// Instantiates only the named cases (for a harness that exists to check a
+/// few of them under special conditions, such as a slow link).
+#[macro_export]
+macro_rules! transport_cases {
+    ($module:ident, $harness:expr; $($case:ident),+ $(,)?) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__cases!($harness; $($case),+);
         }
     };
 }
@@ -129,5 +172,13 @@ macro_rules! __cases {
                 $crate::cases::$case(&$harness).await;
             }
         )*
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __run_cases {
+    ($harness:expr; $($case:ident),* $(,)?) => {
+        $( $crate::cases::$case($harness).await; )*
     };
 }

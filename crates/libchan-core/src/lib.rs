@@ -52,7 +52,8 @@ pub use byte_stream::{ByteStream, DuplexIo};
 pub use chan::{pipe, pipe_with_capacity, Receiver, SendFuture, Sender};
 pub use codec::{Codec, Payload, SerdeCodec};
 pub use error::{
-    BoxError, ChannelError, CodecError, Initiator, LimitError, NestError, SessionError,
+    BoxError, ByteStreamError, ChannelError, CodecError, Initiator, LimitError, NestError,
+    SessionError,
 };
 pub use message::Message;
 pub use request::Request;

@@ -44,6 +44,11 @@ impl ErrorCode {
     pub const UNKNOWN_REFERENCE: Self = Self(12);
     /// A configured limit (message size, count) was exceeded.
     pub const LIMIT_EXCEEDED: Self = Self(13);
+    /// The application ended the stream or session abruptly: a sender
+    /// aborted (or panicked), a byte stream's writer went away without
+    /// shutting down, a session was aborted or did not finish closing
+    /// within its linger time. Not a protocol error; the reason says what.
+    pub const ABORTED: Self = Self(14);
 
     /// The name this specification gives the code, if it is a known one.
     #[must_use]
@@ -63,6 +68,7 @@ impl ErrorCode {
             11 => "KEEPALIVE_TIMEOUT",
             12 => "UNKNOWN_REFERENCE",
             13 => "LIMIT_EXCEEDED",
+            14 => "ABORTED",
             _ => return None,
         })
     }
@@ -121,6 +127,13 @@ impl FrameType {
     pub fn is_session_level(self) -> bool {
         matches!(self, Self::HELLO | Self::PING | Self::GOAWAY)
     }
+
+    /// Whether the frame type may be sent on stream 0 *and* on streams:
+    /// CREDIT, which on stream 0 grants session credit.
+    #[must_use]
+    pub fn is_either_level(self) -> bool {
+        self == Self::CREDIT
+    }
 }
 
 impl fmt::Display for FrameType {
@@ -145,6 +158,8 @@ impl SettingId {
     pub const MAX_STREAMS: Self = Self(3);
     /// Most unclaimed nested streams the HELLO sender accepts.
     pub const MAX_PENDING_OPENS: Self = Self(4);
+    /// Credit (bytes) the HELLO sender grants for all streams together.
+    pub const SESSION_WINDOW: Self = Self(5);
 
     /// The name this specification gives the setting, if it is a known one.
     #[must_use]
@@ -154,6 +169,7 @@ impl SettingId {
             2 => "INITIAL_WINDOW",
             3 => "MAX_STREAMS",
             4 => "MAX_PENDING_OPENS",
+            5 => "SESSION_WINDOW",
             _ => return None,
         })
     }

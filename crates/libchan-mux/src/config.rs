@@ -38,9 +38,36 @@ pub const MAX_INITIAL_WINDOW: u64 = crate::session::MAX_CREDIT as u64;
 pub const DEFAULT_MAX_STREAMS: u64 = 4096;
 
 /// Default most peer-opened nested streams not yet referenced by a decoded
-/// message: 1024. A peer cannot park unbounded attachments that no message
-/// claims; a message rarely carries more than a handful.
-pub const DEFAULT_MAX_PENDING_OPENS: u64 = 1024;
+/// message: as many as [`DEFAULT_MAX_STREAMS`]. Nested streams wait unclaimed
+/// until the message naming them is decoded, which for a channel nobody has
+/// accepted yet can be much later: a burst of requests on fresh channels,
+/// each with its reply channel, must not be refused while it is within the
+/// stream limit. Memory is bounded by the session window, not by this count.
+pub const DEFAULT_MAX_PENDING_OPENS: u64 = DEFAULT_MAX_STREAMS;
+
+/// Default session window: 16 MiB of DATA, all streams together, received
+/// and not yet consumed by the application. With one frame of overdraft
+/// this is what one connection can make us buffer inbound, however many
+/// channels its peer opens and we leave unread: 16 MiB keeps dozens of busy
+/// streams at full speed (each has at most a 256 KiB window) while a
+/// hostile peer with thousands of unread channels costs tens of MiB, not
+/// gigabytes.
+pub const DEFAULT_SESSION_WINDOW: u64 = 16 << 20;
+
+/// Smallest `SESSION_WINDOW` a peer may announce: 64 KiB. Before a peer's
+/// HELLO arrives a sender assumes this value.
+pub const MIN_SESSION_WINDOW: u64 = 64 << 10;
+
+/// Default send buffer: DATA stops being queued once 1 MiB of frames wait
+/// unwritten (the peer reads slower than we send, or not at all). Enough
+/// for many frames per write on a fast link; a peer that stops reading
+/// holds at most this plus one message of ours, whatever window it
+/// announced.
+pub const DEFAULT_MAX_SEND_BUFFER: usize = 1 << 20;
+
+/// Default linger: 10 s. A graceful close waits this long for the streams
+/// still open to finish before it aborts them.
+pub const DEFAULT_LINGER: Duration = Duration::from_secs(10);
 
 /// Default time to wait for the peer's HELLO: 10 s. Long enough for a TLS
 /// handshake over a slow link, short enough that a silent peer (a port
@@ -68,6 +95,16 @@ pub struct Config {
     /// Most peer-opened nested streams not yet claimed (`MAX_PENDING_OPENS`);
     /// OPENs beyond it are refused with RESET `REFUSED`.
     pub max_pending_opens: u64,
+    /// Credit we grant for all streams together, announced as
+    /// `SESSION_WINDOW`: the most DATA we hold received and unconsumed (plus
+    /// one frame). Between [`MIN_SESSION_WINDOW`] and [`MAX_INITIAL_WINDOW`].
+    pub session_window: u64,
+    /// Bytes of frames that may wait unwritten before sending DATA waits
+    /// (at least 1; a message may start whenever fewer are waiting).
+    pub max_send_buffer: usize,
+    /// How long a graceful close waits for open streams to finish before it
+    /// aborts them. Non-zero.
+    pub linger: Duration,
     /// How long to wait for the peer's HELLO. Non-zero.
     pub handshake_timeout: Duration,
     /// Keepalive interval (non-zero), or `None` to disable keepalive.
@@ -88,6 +125,9 @@ impl Config {
             initial_window: DEFAULT_INITIAL_WINDOW,
             max_streams: DEFAULT_MAX_STREAMS,
             max_pending_opens: DEFAULT_MAX_PENDING_OPENS,
+            session_window: DEFAULT_SESSION_WINDOW,
+            max_send_buffer: DEFAULT_MAX_SEND_BUFFER,
+            linger: DEFAULT_LINGER,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             keepalive: Some(DEFAULT_KEEPALIVE),
             codecs: codecs.into_iter().map(Into::into).collect(),
@@ -102,8 +142,17 @@ impl Config {
         if !(MIN_INITIAL_WINDOW..=MAX_INITIAL_WINDOW).contains(&self.initial_window) {
             return Err(ConfigError::InitialWindow(self.initial_window));
         }
+        if !(MIN_SESSION_WINDOW..=MAX_INITIAL_WINDOW).contains(&self.session_window) {
+            return Err(ConfigError::SessionWindow(self.session_window));
+        }
+        if self.max_send_buffer == 0 {
+            return Err(ConfigError::Zero("max_send_buffer"));
+        }
         if self.handshake_timeout.is_zero() {
             return Err(ConfigError::ZeroDuration("handshake_timeout"));
+        }
+        if self.linger.is_zero() {
+            return Err(ConfigError::ZeroDuration("linger"));
         }
         if self.keepalive.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::ZeroDuration("keepalive"));
@@ -119,7 +168,7 @@ impl Config {
             return Err(ConfigError::CodecName(bad.clone()));
         }
         let codec_bytes: usize = self.codecs.iter().map(|c| 1 + c.len()).sum();
-        let hello_len = 2 + 1 + 1 + codec_bytes + 1 + 4 * 10;
+        let hello_len = 2 + 1 + 1 + codec_bytes + 1 + self.settings().len() * 10;
         if hello_len > HELLO_MAX_LEN as usize {
             return Err(ConfigError::HelloTooLarge(hello_len));
         }
@@ -146,6 +195,10 @@ impl Config {
                 id: SettingId::MAX_PENDING_OPENS,
                 value: self.max_pending_opens,
             },
+            Setting {
+                id: SettingId::SESSION_WINDOW,
+                value: self.session_window,
+            },
         ]
     }
 }
@@ -162,6 +215,8 @@ pub struct PeerSettings {
     pub max_streams: u64,
     /// Most unclaimed nested streams the peer accepts from us.
     pub max_pending_opens: u64,
+    /// Credit the peer grants for all streams together.
+    pub session_window: u64,
 }
 
 impl PeerSettings {
@@ -174,6 +229,7 @@ impl PeerSettings {
         initial_window: MIN_INITIAL_WINDOW,
         max_streams: u64::MAX,
         max_pending_opens: u64::MAX,
+        session_window: MIN_SESSION_WINDOW,
     };
 
     /// Reads the peer's HELLO settings. Unknown ids are ignored; a known
@@ -185,6 +241,7 @@ impl PeerSettings {
             initial_window: DEFAULT_INITIAL_WINDOW,
             max_streams: DEFAULT_MAX_STREAMS,
             max_pending_opens: DEFAULT_MAX_PENDING_OPENS,
+            session_window: DEFAULT_SESSION_WINDOW,
         };
         for &Setting { id, value } in settings {
             let bad = Violation::InvalidSetting { id, value };
@@ -203,6 +260,12 @@ impl PeerSettings {
                 }
                 SettingId::MAX_STREAMS => peer.max_streams = value,
                 SettingId::MAX_PENDING_OPENS => peer.max_pending_opens = value,
+                SettingId::SESSION_WINDOW => {
+                    if !(MIN_SESSION_WINDOW..=MAX_INITIAL_WINDOW).contains(&value) {
+                        return Err(bad);
+                    }
+                    peer.session_window = value;
+                }
                 _ => tracing::trace!(%id, value, "ignoring unknown setting"),
             }
         }
@@ -255,7 +318,7 @@ mod tests {
             ),
             (
                 Config::new((0..200).map(|i| format!("codec-number-{i:012}"))),
-                ConfigError::HelloTooLarge(4 + 200 * 26 + 1 + 40),
+                ConfigError::HelloTooLarge(4 + 200 * 26 + 1 + 50),
             ),
         ];
         for (config, want) in cases {

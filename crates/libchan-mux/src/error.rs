@@ -67,6 +67,15 @@ pub enum Error {
     /// Nothing arrived for two keepalive intervals, not even a PING ACK.
     #[error("the peer sent nothing for two keepalive intervals of {0:?}")]
     KeepaliveTimeout(Duration),
+    /// A graceful close did not finish within the linger time: `open`
+    /// streams were still open and are aborted.
+    #[error("the graceful close did not finish within {linger:?}: {open} streams still open")]
+    LingerTimeout {
+        /// The configured linger.
+        linger: Duration,
+        /// Streams still open when it ran out.
+        open: usize,
+    },
 }
 
 impl Error {
@@ -95,6 +104,7 @@ impl Error {
             Self::Remote { code, .. } => *code,
             Self::HandshakeTimeout(_) => ErrorCode::HANDSHAKE_TIMEOUT,
             Self::KeepaliveTimeout(_) => ErrorCode::KEEPALIVE_TIMEOUT,
+            Self::LingerTimeout { .. } => ErrorCode::ABORTED,
         }
     }
 
@@ -173,15 +183,22 @@ pub enum Violation {
     /// CREDIT raised a stream's credit above 2^62.
     #[error("stream {0}: credit above 2^62")]
     CreditOverflow(StreamId),
+    /// A top-level OPEN after the peer's own GOAWAY.
+    #[error("top-level OPEN for stream {0} after the peer's GOAWAY")]
+    OpenAfterGoAway(StreamId),
 }
 
 /// Why a call about one stream failed. The session carries on.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StreamError {
-    /// The session has ended (failed, GOAWAY sent or received).
+    /// The session has ended (failed, aborted, or closed gracefully).
     #[error("the session has ended")]
     SessionEnded,
+    /// The session is closing gracefully (GOAWAY sent or received): no new
+    /// top-level streams; nested ones on open channels are still allowed.
+    #[error("the session is closing: no new top-level channels")]
+    Closing,
     /// Local misuse: the id was never allocated by either side, or is 0.
     #[error("stream {0} was never opened")]
     UnknownStream(StreamId),
@@ -214,9 +231,10 @@ pub enum StreamError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError<E = Infallible> {
-    /// No credit (or, before the peer's HELLO, a payload above the assumed
-    /// 1 KiB frame limit). Retry after [`Event::Credit`](crate::Event::Credit)
-    /// for this stream, which is guaranteed to follow.
+    /// No credit on the stream or the session, or the send buffer is full
+    /// (or, before the peer's HELLO, a payload above the assumed 1 KiB frame
+    /// limit). Retry after [`Event::Credit`](crate::Event::Credit) for this
+    /// stream, which is guaranteed to follow.
     #[error("stream is blocked on flow control credit")]
     Blocked,
     /// The payload exceeds the peer's `MAX_FRAME_SIZE`; it can never be sent.
@@ -245,9 +263,15 @@ pub enum ConfigError {
     /// `initial_window` outside 1024..=2^62.
     #[error("initial_window {0} is outside 1024..=2^62")]
     InitialWindow(u64),
-    /// A zero timeout or keepalive interval.
+    /// A zero timeout, linger or keepalive interval.
     #[error("{0} must not be zero")]
     ZeroDuration(&'static str),
+    /// A size that must not be zero.
+    #[error("{0} must not be zero")]
+    Zero(&'static str),
+    /// `session_window` outside 64 KiB..=2^62.
+    #[error("session_window {0} is outside 65536..=2^62")]
+    SessionWindow(u64),
     /// No codecs, or more than 255.
     #[error("{0} codecs offered; 1..=255 allowed")]
     CodecCount(usize),

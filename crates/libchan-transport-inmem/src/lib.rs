@@ -24,11 +24,15 @@
 //!
 //! * Exactly-once, ordered delivery per sender; no encoding, so any
 //!   [`Payload`](libchan_core::Payload) type works and nothing can fail to decode.
-//! * [`InmemSession::abort`] simulates a lost connection: every top-level
-//!   channel opened over the pair breaks (receivers get
-//!   [`ChannelError::SessionLost`](libchan_core::ChannelError) after what is
-//!   queued). Ends nested in messages are plain in-memory channels and do
-//!   not break with the session.
+//! * [`Session::abort`](libchan_core::Session::abort) breaks the pair as a
+//!   lost connection would: every top-level channel opened over it breaks
+//!   (receivers get [`ChannelError::SessionLost`](libchan_core::ChannelError)
+//!   after what is queued). Ends nested in messages are plain in-memory
+//!   channels and do not break with the session.
+//! * [`close`](libchan_core::Session::close), or dropping one side, ends the
+//!   pair cleanly: channels already open are unaffected (they never depended
+//!   on the session), and the peer's `accept` returns `None` once it took
+//!   what was opened before.
 //! * Opening a channel never waits; at most [`Config::max_pending_accepts`]
 //!   channels may wait for `accept` before `open` fails with a limit error.
 

@@ -96,11 +96,10 @@ impl Link {
 }
 
 impl InmemSession {
-    /// Simulates a lost connection: both sides' `accept` fail, and every
-    /// top-level channel opened over the pair breaks with
-    /// [`SessionError::ConnectionLost`].
-    pub fn abort(&self) {
-        let err = SessionError::ConnectionLost("the in-memory session was aborted".into());
+    /// Breaks the pair as a lost connection would: both sides' `accept`
+    /// fail, and every top-level channel opened over the pair breaks with
+    /// `err`.
+    fn break_link(&self, err: SessionError) {
         let breakers = {
             let mut st = self.link.lock();
             if st.lost.is_none() {
@@ -173,15 +172,36 @@ impl Session for InmemSession {
     }
 
     async fn close(&self) -> Result<(), SessionError> {
-        self.link.lock().closed = true;
+        let lost = {
+            let mut st = self.link.lock();
+            st.closed = true;
+            st.lost.clone()
+        };
         self.link.wake_both();
-        Ok(())
+        lost.map_or(Ok(()), Err)
+    }
+
+    fn abort(&self, reason: &str) {
+        self.break_link(SessionError::Aborted {
+            initiator: libchan_core::Initiator::Local,
+            reason: reason.to_owned(),
+        });
     }
 
     fn stats(&self) -> SessionStats {
         let mut stats = SessionStats::default();
         stats.pending_accepts = self.link.lock().inboxes[self.side].len();
         stats
+    }
+}
+
+impl Drop for InmemSession {
+    /// A side that goes away closes the pair cleanly: the peer's `accept`
+    /// returns `None` once it took what was opened before. Channels opened
+    /// over the pair live on: they do not depend on the sessions.
+    fn drop(&mut self) {
+        self.link.lock().closed = true;
+        self.link.wake_both();
     }
 }
 

@@ -15,7 +15,7 @@ impl Harness for Inmem {
     }
 
     async fn sever(&self, dialer: &InmemSession, _acceptor: &InmemSession) {
-        dialer.abort();
+        libchan_core::Session::abort(dialer, "the test severed the pair");
     }
 }
 

@@ -3,6 +3,7 @@
 //! cuts a real connection mid-session.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ use libchan_transport_tcp::{connect, Config, Listener, TcpSession};
 
 struct Tcp {
     codec: Arc<dyn Codec>,
+    /// Latency the proxy adds in each direction.
+    delay: Duration,
     proxies: Mutex<Vec<Proxy>>,
 }
 
@@ -29,7 +32,7 @@ impl Harness for Tcp {
         let listener = Listener::bind("127.0.0.1:0", config.clone())
             .await
             .expect("bind");
-        let proxy = Proxy::start(listener.local_addr().expect("addr"))
+        let proxy = Proxy::start_with_delay(listener.local_addr().expect("addr"), self.delay)
             .await
             .expect("proxy");
         let (dialer, accepted) = tokio::join!(connect(proxy.addr(), config), listener.accept());
@@ -42,18 +45,44 @@ impl Harness for Tcp {
             proxy.sever();
         }
     }
+
+    fn max_message_size(&self) -> Option<usize> {
+        Some(libchan_mux::config::DEFAULT_MAX_FRAME_SIZE as usize)
+    }
 }
 
 fn harness(codec: impl Codec) -> Tcp {
     Tcp {
         codec: Arc::new(codec),
+        delay: Duration::ZERO,
         proxies: Mutex::new(Vec::new()),
+    }
+}
+
+/// A link with 20 ms of latency each way: the peer's HELLO arrives long
+/// after the first frames were sent.
+fn slow_link(codec: impl Codec) -> Tcp {
+    Tcp {
+        delay: Duration::from_millis(20),
+        ..harness(codec)
     }
 }
 
 libchan_conformance::transport_suite!(json, harness(Json));
 libchan_conformance::transport_suite!(msgpack, harness(Msgpack));
 libchan_conformance::transport_suite!(xml, harness(Xml));
+
+// The cases where the handshake's timing matters, over a slow link.
+libchan_conformance::transport_cases!(slow_link, slow_link(Json);
+    oversize_message_is_a_limit_error_before_and_after_the_handshake,
+    nested_receiver_delivers_without_other_traffic,
+    graceful_close_delivers_everything_sent_both_ways,
+    requests_sent_before_close_reach_a_late_accept,
+    dropped_receiver_is_seen_by_an_idle_sender,
+    dropping_every_handle_closes_an_idle_session,
+    sender_abort_reaches_the_receiver_with_its_reason,
+    session_abort_reaches_the_peer_as_an_abort,
+);
 
 // Protobuf users write prost-generated messages, not serde types: the same
 // promises, checked with the protobuf crate's cases.

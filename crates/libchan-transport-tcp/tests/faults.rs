@@ -240,10 +240,11 @@ async fn an_oversize_length_after_a_valid_handshake_ends_the_session() {
         rest.windows(2).any(|w| w == [0x07, 0x00]),
         "the session said goodbye with a GOAWAY before closing"
     );
-    session
-        .close()
-        .await
-        .expect("close after failure is a no-op");
+    let closed = within("close after the failure", session.close()).await;
+    assert!(
+        matches!(closed, Err(SessionError::Protocol { code: 4, .. })),
+        "close after a failure reports the failure, got {closed:?}"
+    );
 }
 
 /// Runs as the child process of `killed_peer_process_breaks_its_channels`.

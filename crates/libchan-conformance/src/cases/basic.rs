@@ -144,9 +144,12 @@ pub async fn lost_session_breaks_every_channel<H: Harness>(h: &H) {
     drop(back);
 }
 
-/// Dropping the receiver makes the sender fail with `Closed` (over a
-/// connection: once the peer's cancel arrives).
-pub async fn dropped_receiver_fails_the_sender<H: Harness>(h: &H) {
+/// Dropping the receiver tells its sender at once, with nothing sent: over
+/// a connection the session cancels the stream as soon as the consumer
+/// goes, so `closed()` completes, `is_closed()` turns true and every later
+/// `send` fails with `Closed` (none is silently lost). The same holds for a
+/// receiver that arrived nested in a message.
+pub async fn dropped_receiver_is_seen_by_an_idle_sender<H: Harness>(h: &H) {
     let (dialer, acceptor) = h.pair().await;
     let tx = dialer.open::<u32>().expect("open");
     let rx = within("accept", acceptor.accept::<u32>())
@@ -154,9 +157,69 @@ pub async fn dropped_receiver_fails_the_sender<H: Harness>(h: &H) {
         .expect("accept")
         .expect("channel");
     drop(rx);
-    let err = first_send_error("a send to a dropped receiver to fail", &tx, |i| i as u32).await;
+    within("the sender to learn its receiver was dropped", tx.closed()).await;
     assert!(
-        matches!(err, ChannelError::Closed),
-        "sending to a dropped receiver must fail with Closed, got {err:?}"
+        tx.is_closed(),
+        "closed() returned, so is_closed() must hold"
+    );
+    let sent = within("a send after the cancel", tx.send(1)).await;
+    assert!(
+        matches!(sent, Err(ChannelError::Closed)),
+        "a send after the receiver was dropped must fail with Closed, got {sent:?}"
+    );
+
+    // A receiver that travelled in a message.
+    let carrier = dialer
+        .open::<libchan_core::Receiver<u32>>()
+        .expect("open a carrier");
+    let (inner_tx, inner_rx) = libchan_core::pipe::<u32>();
+    carrier.send(inner_rx).await.expect("send a receiver");
+    let mut carried = within(
+        "accept the carrier",
+        acceptor.accept::<libchan_core::Receiver<u32>>(),
+    )
+    .await
+    .expect("accept")
+    .expect("channel");
+    let nested = within("the nested receiver", carried.recv())
+        .await
+        .expect("recv")
+        .expect("a receiver");
+    drop(nested);
+    within(
+        "the nested receiver's sender to learn it",
+        inner_tx.closed(),
+    )
+    .await;
+    let sent = within("a send after the nested cancel", inner_tx.send(2)).await;
+    assert!(
+        matches!(sent, Err(ChannelError::Closed)),
+        "a send to a dropped nested receiver must fail with Closed, got {sent:?}"
+    );
+}
+
+/// A session whose handles are all dropped, with no channel in use, ends
+/// cleanly on both sides: the peer's `accept` returns `Ok(None)`, and
+/// channels opened before still finish.
+pub async fn dropping_every_handle_closes_an_idle_session<H: Harness>(h: &H) {
+    let (dialer, acceptor) = h.pair().await;
+    let tx = dialer.open::<u32>().expect("open");
+    tx.send(5).await.expect("send");
+    drop(tx);
+    drop(dialer);
+    let mut rx = within("accept", acceptor.accept::<u32>())
+        .await
+        .expect("accept")
+        .expect("the channel opened before the handle went");
+    assert_eq!(within("recv", rx.recv()).await.expect("recv"), Some(5));
+    assert_eq!(within("end", rx.recv()).await.expect("a clean end"), None);
+    let next = within(
+        "accept once the peer dropped its session",
+        acceptor.accept::<u32>(),
+    )
+    .await;
+    assert!(
+        matches!(next, Ok(None)),
+        "a peer that dropped every handle ends the session cleanly, got {next:?}"
     );
 }

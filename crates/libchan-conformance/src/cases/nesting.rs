@@ -89,6 +89,64 @@ async fn nested_one_way<S: libchan_core::Session>(from: &S, to: &S) {
     );
 }
 
+/// A receiver nested in a message delivers what was sent into it even
+/// when the message is accepted after everything arrived and nothing else
+/// happens on the session afterwards.
+pub async fn nested_receiver_delivers_without_other_traffic<H: Harness>(h: &H) {
+    let (dialer, acceptor) = h.pair().await;
+    // A control channel: once its second message is read, every frame sent
+    // before it has been processed by the acceptor.
+    let control = dialer.open::<u32>().expect("open control");
+    control.send(0).await.expect("send");
+    let mut control_rx = within("accept control", acceptor.accept::<u32>())
+        .await
+        .expect("accept")
+        .expect("channel");
+    assert_eq!(
+        within("recv", control_rx.recv()).await.expect("recv"),
+        Some(0)
+    );
+
+    let carrier = dialer
+        .open::<libchan_core::Receiver<String>>()
+        .expect("open a carrier");
+    let (tx, rx) = pipe::<String>();
+    carrier.send(rx).await.expect("send the receiver");
+    tx.send("hello".into())
+        .await
+        .expect("send into the nested channel");
+    drop(tx);
+    control.send(1).await.expect("send");
+    assert_eq!(
+        within("recv", control_rx.recv()).await.expect("recv"),
+        Some(1)
+    );
+
+    let mut carried = within(
+        "accept the carrier",
+        acceptor.accept::<libchan_core::Receiver<String>>(),
+    )
+    .await
+    .expect("accept")
+    .expect("channel");
+    let mut nested = within("the nested receiver", carried.recv())
+        .await
+        .expect("recv")
+        .expect("a receiver");
+    assert_eq!(
+        within("the nested message, with no other traffic", nested.recv())
+            .await
+            .expect("recv"),
+        Some("hello".into())
+    );
+    assert_eq!(
+        within("the nested end", nested.recv())
+            .await
+            .expect("clean"),
+        None
+    );
+}
+
 /// `Request<Q, R>::call` gets its answer over the session, from either side.
 pub async fn reply_channels_answer_requests<H: Harness>(h: &H) {
     let (dialer, acceptor) = h.pair().await;

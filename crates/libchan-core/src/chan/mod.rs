@@ -45,7 +45,7 @@ pub fn pipe_with_capacity<T: Send + 'static>(capacity: usize) -> (Sender<T>, Rec
 pub(crate) fn send_one<T: Payload>(
     sink: &dyn crate::transport::StreamSink,
     value: &T,
-) -> Result<(), ChannelError> {
+) -> Result<crate::transport::Sent, ChannelError> {
     sink.send(&mut |codec, buf| value.encode(codec, buf))
 }
 
@@ -84,7 +84,12 @@ pub(crate) fn pump<T: Payload>(chan: &Arc<Chan<T>>) {
         st.pumping = true;
         drop(st);
         wake_all(wake);
-        let result = sink.send(&mut |codec, buf| slot.value.encode(codec, buf));
+        // A parked message goes out when the session can take it; nobody
+        // waits for its ticket here (its `send` returned when it was
+        // queued), so a failure breaks the channel (the session does that).
+        let result = sink
+            .send(&mut |codec, buf| slot.value.encode(codec, buf))
+            .map(drop);
         // Dropping the slot here returns its credit to the session it came from.
         drop(slot);
         st = chan.lock();

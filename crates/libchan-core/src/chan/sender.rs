@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::state::{Chan, Consumer};
+use super::state::Chan;
 use crate::error::ChannelError;
 
 /// The sending end of a channel of `T`.
@@ -28,13 +28,22 @@ impl<T: Send + 'static> Sender<T> {
     /// failure). Over a session, `Ok` means the message is queued for the
     /// connection in order, not that the peer has read it.
     ///
+    /// Over a session, a message the session cannot queue yet (sent before
+    /// the peer's handshake told its size limit, or while the connection's
+    /// send buffer is full) makes `send` wait until it is queued, so that a
+    /// message above the peer's limit fails its own `send` with
+    /// [`ChannelError::Limit`] and the channel lives on.
+    ///
     /// Cancel safety: if the future is dropped before it completes, `value`
-    /// was not sent.
+    /// was not sent, except in the case above: once the session holds the
+    /// encoded message, it is sent even if the future is dropped (and if it
+    /// then fails, the channel breaks with the error).
     pub fn send(&self, value: T) -> SendFuture<'_, T> {
         SendFuture {
             sender: self,
             value: Some(value),
             waiter: None,
+            ticket: None,
         }
     }
 
@@ -84,11 +93,35 @@ impl<T: Send + 'static> Sender<T> {
         replies.recv().await?.ok_or(ChannelError::NoReply)
     }
 
-    /// True once sending can no longer succeed (the receiver is gone or the
-    /// channel broke).
+    /// True once sending can no longer succeed: the receiver is gone
+    /// (dropped here, or, over a session, the peer's cancel arrived) or the
+    /// channel broke. Every `send` fails from then on.
     pub fn is_closed(&self) -> bool {
-        let st = self.chan.lock();
-        st.error.is_some() || matches!(st.consumer, Consumer::Gone)
+        self.chan.lock().is_closed()
+    }
+
+    /// Waits until sending can no longer succeed (see
+    /// [`is_closed`](Self::is_closed)), like tokio's `mpsc::Sender::closed`:
+    /// a producer with nothing to send learns that its consumer went away.
+    /// Over a session this is once the peer's cancel arrived.
+    ///
+    /// Cancel safety: cancel-safe.
+    pub async fn closed(&self) {
+        std::future::poll_fn(|cx| self.chan.poll_closed(cx)).await;
+    }
+
+    /// Ends the channel abruptly, for every clone of this sender: messages
+    /// already sent are still delivered, then the receiver gets
+    /// [`ChannelError::Aborted`] with `reason` (over a session, a RESET with
+    /// code `ABORTED` carries it to the peer). Later sends fail with the
+    /// same error. Use it when a producer fails midway, so that the
+    /// consumer does not read a truncated stream as a finished one.
+    pub fn abort(&self, reason: impl Into<String>) {
+        let err = ChannelError::Aborted {
+            initiator: crate::Initiator::Local,
+            reason: reason.into(),
+        };
+        self.chan.break_producer(err).run(&self.chan);
     }
 
     /// True if both handles send into the same channel.
@@ -107,8 +140,13 @@ impl<T> Clone for Sender<T> {
 }
 
 impl<T> Drop for Sender<T> {
+    /// The last clone dropped closes the channel cleanly, unless the thread
+    /// is panicking: then the channel is aborted, so the receiver sees a
+    /// crash instead of a finished stream.
     fn drop(&mut self) {
-        self.chan.drop_sender().run(&self.chan);
+        self.chan
+            .drop_sender(std::thread::panicking())
+            .run(&self.chan);
     }
 }
 
@@ -126,6 +164,8 @@ pub struct SendFuture<'a, T> {
     sender: &'a Sender<T>,
     value: Option<T>,
     waiter: Option<u64>,
+    /// The session parked the encoded message; its outcome is this send's.
+    ticket: Option<crate::transport::SendTicket>,
 }
 
 impl<T> Unpin for SendFuture<'_, T> {}
@@ -135,11 +175,22 @@ impl<T: Send + 'static> Future for SendFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if let Some(ticket) = &mut this.ticket {
+            return ticket.poll(cx);
+        }
         if let Some(sent) = this.sender.chan.try_send_direct(&mut this.value) {
             if this.waiter.is_some() {
                 this.sender.chan.lock().forget_sender(&mut this.waiter);
             }
-            return Poll::Ready(sent);
+            return match sent {
+                Ok(crate::transport::Sent::Queued) => Poll::Ready(Ok(())),
+                Ok(crate::transport::Sent::Parked(mut ticket)) => {
+                    let outcome = ticket.poll(cx);
+                    this.ticket = Some(ticket);
+                    outcome
+                }
+                Err(e) => Poll::Ready(Err(e)),
+            };
         }
         match this
             .sender

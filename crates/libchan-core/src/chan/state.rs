@@ -19,11 +19,11 @@
 //! task that pushed (a `send`) or by the session when credit returns.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
 use crate::error::ChannelError;
-use crate::transport::{CreditToken, StreamSink};
+use crate::transport::{CreditToken, Sent, StreamSink};
 
 /// One queued message and, when it came off the wire, the credit to return
 /// to the peer once it is consumed.
@@ -72,6 +72,40 @@ pub(crate) struct State<T> {
     pub(crate) pumping: bool,
     /// The drain has told its stream that the channel ended.
     pub(crate) finished: bool,
+    /// `Sender::closed` callers, woken once sending can no longer succeed.
+    closed_wakers: Vec<Waker>,
+    /// Session feeds that must tell their peer at once when the consumer
+    /// goes (a cancel on the wire). Weak: a feed that ended drops out.
+    gone_watchers: Vec<Weak<dyn ConsumerGone>>,
+}
+
+/// Told when a channel's consumer goes away (its receiver was dropped, or
+/// the stream it drained onto was cancelled), outside the channel lock.
+pub trait ConsumerGone: Send + Sync + 'static {
+    /// The consumer is gone: nothing sent from now on can be delivered.
+    fn consumer_gone(&self);
+}
+
+/// What to run after the consumer went away, outside the lock.
+#[must_use]
+pub(crate) struct Gone {
+    closed: Vec<Waker>,
+    watchers: Vec<Weak<dyn ConsumerGone>>,
+    senders: Vec<(u64, Waker)>,
+}
+
+impl Gone {
+    pub(crate) fn run(self) {
+        for w in self.closed {
+            w.wake();
+        }
+        wake_all(self.senders);
+        for watcher in self.watchers {
+            if let Some(w) = watcher.upgrade() {
+                w.consumer_gone();
+            }
+        }
+    }
 }
 
 /// What the producer must do after a push, outside the lock.
@@ -101,7 +135,7 @@ impl<T> Pushed<T> {
 pub(crate) type PumpFn<T> = fn(&Arc<Chan<T>>);
 
 /// Encodes one message straight onto a drain's stream.
-pub(crate) type SendOneFn<T> = fn(&dyn StreamSink, &T) -> Result<(), ChannelError>;
+pub(crate) type SendOneFn<T> = fn(&dyn StreamSink, &T) -> Result<Sent, ChannelError>;
 
 pub(crate) struct Chan<T> {
     state: Mutex<State<T>>,
@@ -123,6 +157,8 @@ impl<T> Chan<T> {
                 next_waiter: 0,
                 pumping: false,
                 finished: false,
+                closed_wakers: Vec::new(),
+                gone_watchers: Vec::new(),
             }),
             capacity: capacity.max(1),
         })
@@ -139,11 +175,12 @@ impl<T> Chan<T> {
     /// when nothing is queued or being sent ahead of it and the stream can
     /// take a message now. `None` (with `value` untouched) when the queue
     /// must be used. An error from encoding or a size limit is returned to
-    /// this caller and leaves the channel usable.
+    /// this caller and leaves the channel usable; so is a parked message's
+    /// ticket, which the caller awaits.
     pub(crate) fn try_send_direct(
         self: &Arc<Self>,
         value: &mut Option<T>,
-    ) -> Option<Result<(), ChannelError>> {
+    ) -> Option<Result<Sent, ChannelError>> {
         let (sink, send_one) = {
             let mut st = self.lock();
             let Consumer::Drain { sink, send_one, .. } = &st.consumer else {
@@ -168,7 +205,7 @@ impl<T> Chan<T> {
             let mut st = self.lock();
             st.pumping = false;
             match (&result, &st.consumer) {
-                (Err(ChannelError::Encode(_) | ChannelError::Limit(_)), _) | (Ok(()), _)
+                (Err(ChannelError::Encode(_) | ChannelError::Limit(_)), _) | (Ok(_), _)
                     if !st.queue.is_empty() =>
                 {
                     st.after_push()
@@ -177,7 +214,7 @@ impl<T> Chan<T> {
             }
         };
         match result {
-            Ok(()) | Err(ChannelError::Encode(_) | ChannelError::Limit(_)) => {
+            Ok(_) | Err(ChannelError::Encode(_) | ChannelError::Limit(_)) => {
                 after.run(self);
                 Some(result)
             }
@@ -277,43 +314,54 @@ impl<T> Chan<T> {
         self.lock().senders += 1;
     }
 
-    /// A producer went away; the last one closes the channel.
-    pub(crate) fn drop_sender(&self) -> Pushed<T> {
+    /// A producer went away; the last one closes the channel. The last one
+    /// dropped while its thread panics breaks it instead: a crashed producer
+    /// must not read as a finished stream.
+    pub(crate) fn drop_sender(&self, panicking: bool) -> Pushed<T> {
         let mut st = self.lock();
         st.senders = st.senders.saturating_sub(1);
         if st.senders > 0 {
             return Pushed::Done;
         }
+        if panicking && st.error.is_none() {
+            st.error = Some(ChannelError::Aborted {
+                initiator: crate::Initiator::Local,
+                reason: PANICKED.into(),
+            });
+        }
         st.after_push()
     }
 
-    /// The local receiver went away: drop what is queued, fail the senders.
+    /// The local receiver went away: drop what is queued, fail the senders,
+    /// and tell the sessions feeding the channel.
     pub(crate) fn drop_receiver(&self, gen: u64) {
         let mut st = self.lock();
         if st.rx_gen != gen || !matches!(st.consumer, Consumer::Local) {
             // Exported: the receiving end lives on in a session.
             return;
         }
-        st.consumer = Consumer::Gone;
         let queue = std::mem::take(&mut st.queue);
-        st.held = 0;
-        let wake = std::mem::take(&mut st.send_waiters);
+        let gone = st.consumer_gone();
         drop(st);
         drop(queue);
-        wake_all(wake);
+        gone.run();
     }
 
-    /// A producer broke (its session was lost, its stream reset). What is
-    /// queued is still delivered; then the consumer sees `err`.
+    /// A producer broke (its session was lost, its stream reset) or aborted.
+    /// What is queued is still delivered; then the consumer sees `err`.
     pub(crate) fn break_producer(&self, err: ChannelError) -> Pushed<T> {
         let mut st = self.lock();
         if st.error.is_none() {
             st.error = Some(err);
         }
         let wake = std::mem::take(&mut st.send_waiters);
+        let closed = std::mem::take(&mut st.closed_wakers);
         let pushed = st.after_push();
         drop(st);
         wake_all(wake);
+        for w in closed {
+            w.wake();
+        }
         pushed
     }
 
@@ -321,20 +369,70 @@ impl<T> Chan<T> {
     /// lost): queued messages are dropped and senders see `err`.
     pub(crate) fn break_consumer(&self, err: ChannelError) {
         let mut st = self.lock();
-        st.consumer = Consumer::Gone;
         if st.error.is_none() {
             st.error = Some(err);
         }
         let queue = std::mem::take(&mut st.queue);
-        st.held = 0;
-        let wake = std::mem::take(&mut st.send_waiters);
+        let gone = st.consumer_gone();
         drop(st);
         drop(queue);
-        wake_all(wake);
+        gone.run();
+    }
+
+    /// Polls until sending can no longer succeed (see `Sender::closed`).
+    pub(crate) fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.lock();
+        if st.is_closed() {
+            return Poll::Ready(());
+        }
+        if !st.closed_wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            st.closed_wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Registers a session feed to be told when the consumer goes; tells it
+    /// at once if it already has.
+    pub(crate) fn watch_consumer(&self, watcher: Weak<dyn ConsumerGone>) {
+        let mut st = self.lock();
+        if matches!(st.consumer, Consumer::Gone) {
+            drop(st);
+            if let Some(w) = watcher.upgrade() {
+                w.consumer_gone();
+            }
+            return;
+        }
+        let n = st.gone_watchers.len();
+        if n >= 16 && n.is_power_of_two() {
+            // Feeds that ended drop out, so the list stays proportional to
+            // the live ones.
+            st.gone_watchers.retain(|w| w.strong_count() > 0);
+        }
+        st.gone_watchers.push(watcher);
     }
 }
 
+/// The reason a channel breaks when its last sender is dropped while the
+/// sender's thread is panicking.
+pub(crate) const PANICKED: &str = "the last sender was dropped while its thread was panicking";
+
 impl<T> State<T> {
+    /// True once sending can no longer succeed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.error.is_some() || matches!(self.consumer, Consumer::Gone)
+    }
+
+    /// Marks the consumer gone; returns whom to tell, outside the lock.
+    fn consumer_gone(&mut self) -> Gone {
+        self.consumer = Consumer::Gone;
+        self.held = 0;
+        Gone {
+            closed: std::mem::take(&mut self.closed_wakers),
+            watchers: std::mem::take(&mut self.gone_watchers),
+            senders: std::mem::take(&mut self.send_waiters),
+        }
+    }
+
     /// Wakes or pumps the consumer after something changed for it.
     fn after_push(&mut self) -> Pushed<T> {
         match &self.consumer {

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 use super::*;
 use crate::codec::Codec;
 use crate::error::CodecError;
-use crate::transport::{DrainHandle, EncodeFn, ExportedReceiver, SessionId, StreamSink};
+use crate::transport::{DrainHandle, EncodeFn, ExportedReceiver, Sent, SessionId, StreamSink};
 
 fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
     let mut fut = pin!(fut);
@@ -187,12 +187,12 @@ impl StreamSink for ScriptedSink {
     fn has_credit(&self) -> bool {
         self.credit.load(Ordering::SeqCst) > 0
     }
-    fn send(&self, encode: &mut EncodeFn<'_>) -> Result<(), ChannelError> {
+    fn send(&self, encode: &mut EncodeFn<'_>) -> Result<Sent, ChannelError> {
         let mut buf = Vec::new();
         encode(&TestCodec, &mut buf).map_err(|e| ChannelError::Encode(Arc::new(e)))?;
         self.credit.fetch_sub(1, Ordering::SeqCst);
         self.sent.lock().expect("lock").push(buf);
-        Ok(())
+        Ok(Sent::Queued)
     }
     fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
@@ -273,4 +273,50 @@ fn a_drain_failure_reaches_every_sender() {
         poll_once(tx.send(Num(1))),
         Poll::Ready(Err(ChannelError::SessionLost(_)))
     ));
+}
+
+#[test]
+fn closed_resolves_when_the_receiver_goes_and_abort_reaches_it() {
+    let (tx, rx) = pipe::<u32>();
+    let mut closed = Box::pin(tx.closed());
+    assert!(poll_once(closed.as_mut()).is_pending());
+    drop(rx);
+    assert!(poll_once(closed.as_mut()).is_ready());
+    assert!(tx.is_closed());
+
+    let (tx, mut rx) = pipe::<u32>();
+    let other = tx.clone();
+    assert!(poll_once(tx.send(1)).is_ready());
+    other.abort("gave up");
+    assert_eq!(rx.try_recv().expect("what was sent first"), Some(1));
+    assert!(matches!(
+        rx.try_recv(),
+        Err(ChannelError::Aborted { reason, .. }) if reason == "gave up"
+    ));
+    assert!(matches!(
+        poll_once(tx.send(2)),
+        Poll::Ready(Err(ChannelError::Aborted { .. }))
+    ));
+}
+
+#[test]
+fn the_last_sender_dropped_in_a_panic_aborts_the_channel() {
+    let (tx, mut rx) = pipe::<u32>();
+    let keep = tx.clone();
+    let _ = std::thread::spawn(move || {
+        let _tx = tx;
+        panic!("a producer crashes (this panic is part of the test)");
+    })
+    .join();
+    assert!(!keep.is_closed(), "another sender still holds the channel");
+    drop(keep);
+    assert_eq!(rx.try_recv().expect("a clean end"), None);
+
+    let (tx, mut rx) = pipe::<u32>();
+    let _ = std::thread::spawn(move || {
+        let _tx = tx;
+        panic!("the last producer crashes (this panic is part of the test)");
+    })
+    .join();
+    assert!(matches!(rx.try_recv(), Err(ChannelError::Aborted { .. })));
 }

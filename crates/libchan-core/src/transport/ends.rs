@@ -9,7 +9,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, Weak};
 
-use super::{CreditToken, StreamSink};
+use super::{ConsumerGone, CreditToken, StreamSink};
 use crate::byte_stream::ByteStream;
 use crate::chan::state::{Chan, Consumer};
 use crate::chan::{pump, send_one, Receiver, Sender};
@@ -203,6 +203,7 @@ trait ErasedFeed: Send + Sync {
     ) -> Result<(), ChannelError>;
     fn fail(&self, err: ChannelError);
     fn sender_any(&self) -> Box<dyn Any + Send>;
+    fn watch_consumer(&self, watcher: Weak<dyn ConsumerGone>);
 }
 
 struct TypedFeed<T> {
@@ -229,6 +230,10 @@ impl<T: Payload> ErasedFeed for TypedFeed<T> {
     fn sender_any(&self) -> Box<dyn Any + Send> {
         Box::new(self.sender.clone())
     }
+
+    fn watch_consumer(&self, watcher: Weak<dyn ConsumerGone>) {
+        self.sender.chan.watch_consumer(watcher);
+    }
 }
 
 impl Feed {
@@ -250,6 +255,16 @@ impl Feed {
     /// The stream broke: the consumer sees `err` after what is queued.
     pub fn fail(&self, err: ChannelError) {
         self.0.fail(err);
+    }
+
+    /// Asks to be told, outside the channel's lock, as soon as the channel's
+    /// consumer goes away (its receiver dropped, or the stream it drains
+    /// onto cancelled), so the session can cancel the stream on the wire at
+    /// once instead of at the peer's next message. Told at once if it
+    /// already went. The channel keeps only a weak reference: drop the
+    /// watcher with the feed.
+    pub fn watch_consumer(&self, watcher: Weak<dyn ConsumerGone>) {
+        self.0.watch_consumer(watcher);
     }
 
     /// A new local `Sender<T>` for this channel, boxed: for a session whose

@@ -37,11 +37,14 @@
 
 mod ends;
 mod session;
+mod ticket;
 
+pub use crate::chan::state::ConsumerGone;
 pub use ends::{
     Breaker, DrainHandle, ExportedReceiver, ExportedSender, Feed, InboundSlot, IncomingEnd,
 };
 pub use session::{Session, SessionExt, SessionId, SessionStats};
+pub use ticket::{send_ticket, SendTicket, Sent, TicketResolver};
 
 use std::fmt;
 use std::sync::Arc;
@@ -65,11 +68,14 @@ pub trait StreamSink: Send + Sync + fmt::Debug + 'static {
     fn has_credit(&self) -> bool;
 
     /// Encodes one message with the session's codec, inside the session's
-    /// export scope, and queues it for the connection.
+    /// export scope, and queues it for the connection, or parks it until it
+    /// can be queued ([`Sent::Parked`]).
     ///
-    /// An error from `encode` is returned as [`ChannelError::Encode`] and
-    /// nothing is queued; any other error means the stream is dead.
-    fn send(&self, encode: &mut EncodeFn<'_>) -> Result<(), ChannelError>;
+    /// An error from `encode` is returned as [`ChannelError::Encode`], a
+    /// message above the peer's size limit as [`ChannelError::Limit`]; then
+    /// nothing is queued and every end the message exported is failed with
+    /// that error. Any other error means the stream is dead.
+    fn send(&self, encode: &mut EncodeFn<'_>) -> Result<Sent, ChannelError>;
 
     /// The channel ended cleanly: every sender is gone and everything was sent.
     fn close(&self);

@@ -65,9 +65,24 @@ pub trait Session: Send + Sync + fmt::Debug + 'static {
     /// Cancel-safe.
     async fn accept_end(&self) -> Result<Option<IncomingEnd>, SessionError>;
 
-    /// Ends the session cleanly: the peer's `accept` returns `None`; channels
-    /// still open report the session as lost.
+    /// Ends the session gracefully and waits until it has ended.
+    ///
+    /// Neither side can open new top-level channels from now on (the
+    /// peer's `accept` returns `None` once the channels opened before are
+    /// accepted), while the channels already open finish: every message
+    /// whose `send` returned `Ok` is delivered, including those still
+    /// queued for credit, and streams end as their senders are dropped.
+    /// Returns `Ok` once everything finished and both sides said goodbye;
+    /// an error if the session broke meanwhile, or if channels were still
+    /// open when the transport's linger timeout ran out (they are then
+    /// aborted, as by [`abort`](Self::abort)). Closing twice, or after the
+    /// peer closed, waits for the same end.
     async fn close(&self) -> Result<(), SessionError>;
+
+    /// Ends the session abruptly, as a crash would but with a reason: no
+    /// draining, every channel and byte stream on it breaks, and the peer
+    /// sees [`SessionError::Aborted`] with `reason`.
+    fn abort(&self, reason: &str);
 
     /// Current counters.
     fn stats(&self) -> SessionStats;

@@ -1,7 +1,7 @@
 //! Delivering received messages to their channels, and resolving the
 //! channel references inside them (the session's importer).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -11,19 +11,24 @@ use libchan_core::{ByteStream, ChannelError, NestError};
 
 use super::byte_stream::MuxByteStream;
 use super::sink::MuxSink;
-use super::state::{owned, Effect, Entry, Shared, StreamCredit};
+use super::state::{owned, CancelOnGone, Effect, Shared, State, StreamCredit};
 use crate::{ErrorCode, StreamId, StreamKind};
 
 thread_local! {
-    /// True while this thread decodes a message: feeds attached meanwhile
-    /// are flushed after that message, not inside it.
-    static DELIVERING: Cell<bool> = const { Cell::new(false) };
+    /// How many decodes this thread is inside (a flush after a decode may
+    /// decode again).
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// Receivers attached while this thread decoded a message: their
+    /// buffered messages are delivered right after that message, not inside
+    /// its decode.
+    static ATTACHED: RefCell<Vec<(Arc<Shared>, StreamId)>> = const { RefCell::new(Vec::new()) };
     /// Reused importer allocation.
-    static IMPORTER: std::cell::RefCell<Option<Box<SessionImporter>>> =
-        const { std::cell::RefCell::new(None) };
+    static IMPORTER: RefCell<Option<Box<SessionImporter>>> = const { RefCell::new(None) };
 }
 
 /// Decodes one message into its channel; on failure resets the stream.
+/// Receivers the message carried get what was buffered for them before
+/// this returns.
 pub(crate) fn deliver(
     shared: &Arc<Shared>,
     feed: &Feed,
@@ -39,19 +44,22 @@ pub(crate) fn deliver(
         return;
     };
     let credit = CreditToken::new(credit.clone(), id.0, payload.len());
-    let mut importer = IMPORTER
-        .with(|i| i.borrow_mut().take())
-        .unwrap_or_else(|| Box::new(SessionImporter { shared: None }));
+    let mut importer = IMPORTER.with(|i| i.borrow_mut().take()).unwrap_or_default();
     importer.shared = Some(shared.clone());
-    let outer = DELIVERING.with(|d| d.replace(true));
-    let (result, importer) =
+    importer.bad_reference = false;
+    DEPTH.with(|d| d.set(d.get() + 1));
+    let (result, mut importer) =
         with_importer_boxed(importer, || feed.deliver(&**codec, &payload, credit));
-    DELIVERING.with(|d| d.set(outer));
-    let mut importer = importer;
+    let depth = DEPTH.with(|d| {
+        d.set(d.get() - 1);
+        d.get()
+    });
+    let bad_reference = importer.bad_reference;
     importer.shared = None;
     IMPORTER.with(|i| *i.borrow_mut() = Some(importer));
     if let Err(err) = result {
         let code = match &err {
+            ChannelError::Decode(_) if bad_reference => ErrorCode::UNKNOWN_REFERENCE,
             ChannelError::Decode(_) => ErrorCode::DECODE_ERROR,
             ChannelError::Closed => ErrorCode::CANCEL,
             _ => ErrorCode::INTERNAL_ERROR,
@@ -59,7 +67,7 @@ pub(crate) fn deliver(
         let dead = {
             let mut st = shared.lock();
             st.proto.reset(id, code, &err.to_string());
-            st.streams.remove(&id)
+            st.remove_stream(id)
         };
         shared.writer_wake.notify_one();
         if !matches!(err, ChannelError::Closed) {
@@ -67,10 +75,26 @@ pub(crate) fn deliver(
         }
         drop(dead);
     }
+    if depth == 0 {
+        flush_attached();
+    }
+}
+
+/// Delivers what was buffered for the receivers attached during the
+/// outermost decode on this thread.
+fn flush_attached() {
+    loop {
+        let next = ATTACHED.with(|a| a.borrow_mut().pop());
+        match next {
+            Some((shared, id)) => flush(&shared, id),
+            None => return,
+        }
+    }
 }
 
 /// Delivers a stream's buffered messages in order, then finishes it if the
-/// peer closed it. Only one caller flushes a stream at a time.
+/// peer closed or reset it (or the session ended). Only one caller flushes
+/// a stream at a time.
 pub(crate) fn flush(shared: &Arc<Shared>, id: StreamId) {
     loop {
         let next = {
@@ -91,13 +115,13 @@ pub(crate) fn flush(shared: &Arc<Shared>, id: StreamId) {
                     entry.flushing = false;
                     if let Some(err) = entry.reset.clone() {
                         // The stream or session broke after these messages.
-                        let done = st.streams.remove(&id);
+                        let done = st.remove_stream(id);
                         drop(st);
                         feed.fail(err);
                         drop(done);
                     } else if entry.peer_closed {
                         // Clean end: dropping the feed closes the channel.
-                        let done = finish_receive(&mut st, id);
+                        let done = st.remove_stream(id);
                         drop(st);
                         drop(done);
                     }
@@ -112,16 +136,14 @@ pub(crate) fn flush(shared: &Arc<Shared>, id: StreamId) {
     }
 }
 
-/// The peer finished sending on `id`: forget the stream; the caller drops
-/// the returned entry (and with it the feed) after unlocking.
-pub(crate) fn finish_receive(st: &mut super::state::State, id: StreamId) -> Option<Entry> {
-    st.streams.remove(&id)
-}
-
 /// Resolves references while a message from the peer is decoded.
+#[derive(Default)]
 struct SessionImporter {
     /// The session decoding; `None` while cached between messages.
     shared: Option<Arc<Shared>>,
+    /// A reference named no stream it could: the stream is reset with
+    /// `UNKNOWN_REFERENCE` (the codec only sees a decode error).
+    bad_reference: bool,
 }
 
 impl Importer for SessionImporter {
@@ -129,65 +151,72 @@ impl Importer for SessionImporter {
         let Some(shared) = self.shared.clone() else {
             return Err(NestError::NoSession("reference"));
         };
-        let id = StreamId(r.id);
-        let unknown = || NestError::UnknownReference {
-            kind: r.kind.as_str(),
-            id: r.id,
-        };
-        if id.is_session() {
-            return Err(unknown());
+        let result = resolve(&shared, r);
+        if matches!(result, Err(NestError::UnknownReference { .. })) {
+            self.bad_reference = true;
         }
-        let mut st = shared.lock();
-        if st.end.is_some() {
-            return Err(unknown());
-        }
-        if id.opener() == shared.role {
-            // One of our own streams coming home: only a sender we exported
-            // (we receive on it) can come back this way.
-            if r.kind != RefKind::Sender {
-                return Err(NestError::WrongKind {
-                    expected: "sender of a stream the peer opened",
-                    id: r.id,
-                });
-            }
-            let feed = st
-                .streams
-                .get(&id)
-                .and_then(|e| e.feed.clone())
-                .ok_or_else(unknown)?;
-            drop(st);
-            return Ok(IncomingEnd::Local(feed.sender_any()));
-        }
-        let kind = st.proto.claim(id).map_err(|_| unknown())?;
-        let expected = match r.kind {
-            RefKind::Sender => StreamKind::OpenerReceives,
-            RefKind::Receiver => StreamKind::OpenerSends,
-            RefKind::Stream => StreamKind::Bytes,
-        };
-        if kind != expected {
-            st.proto
-                .reset(id, ErrorCode::PROTOCOL_ERROR, "reference of the wrong kind");
-            drop(st);
-            shared.writer_wake.notify_one();
+        result
+    }
+}
+
+/// The end `r` names. Works after the session ended too, for messages that
+/// arrived before: the ends then carry what arrived and the session's end.
+fn resolve(shared: &Arc<Shared>, r: ChannelRef) -> Result<IncomingEnd, NestError> {
+    let id = StreamId(r.id);
+    let unknown = || NestError::UnknownReference {
+        kind: r.kind.as_str(),
+        id: r.id,
+    };
+    if id.is_session() {
+        return Err(unknown());
+    }
+    let mut st = shared.lock();
+    if id.opener() == shared.role {
+        // One of our own streams coming home: only a sender we exported
+        // (we receive on it) can come back this way.
+        if r.kind != RefKind::Sender {
             return Err(NestError::WrongKind {
-                expected: r.kind.as_str(),
+                expected: "sender of a stream the peer opened",
                 id: r.id,
             });
         }
-        st.streams.entry(id).or_default();
+        let feed = st
+            .streams
+            .get(&id)
+            .and_then(|e| e.feed.clone())
+            .ok_or_else(unknown)?;
         drop(st);
-        Ok(match r.kind {
-            RefKind::Sender => IncomingEnd::Outbound(Arc::new(MuxSink::new(&shared, id))),
-            RefKind::Receiver => IncomingEnd::Inbound(Box::new(Slot {
-                shared: shared.clone(),
-                id,
-                attached: false,
-            })),
-            RefKind::Stream => {
-                IncomingEnd::Stream(ByteStream::new(MuxByteStream::new(&shared, id)))
-            }
-        })
+        return Ok(IncomingEnd::Local(feed.sender_any()));
     }
+    let kind = st.proto.claim(id).map_err(|_| unknown())?;
+    let expected = match r.kind {
+        RefKind::Sender => StreamKind::OpenerReceives,
+        RefKind::Receiver => StreamKind::OpenerSends,
+        RefKind::Stream => StreamKind::Bytes,
+    };
+    if kind != expected {
+        st.proto
+            .reset(id, ErrorCode::PROTOCOL_ERROR, "reference of the wrong kind");
+        let dead = st.remove_stream(id);
+        drop(st);
+        shared.writer_wake.notify_one();
+        drop(dead);
+        return Err(NestError::WrongKind {
+            expected: r.kind.as_str(),
+            id: r.id,
+        });
+    }
+    st.streams.entry(id).or_default();
+    drop(st);
+    Ok(match r.kind {
+        RefKind::Sender => IncomingEnd::Outbound(Arc::new(MuxSink::new(shared, id))),
+        RefKind::Receiver => IncomingEnd::Inbound(Box::new(Slot {
+            shared: shared.clone(),
+            id,
+            attached: false,
+        })),
+        RefKind::Stream => IncomingEnd::Stream(ByteStream::new(MuxByteStream::new(shared, id))),
+    })
 }
 
 /// Where a receiver that arrived (nested or top-level) gets its feed.
@@ -204,57 +233,44 @@ impl Drop for Slot {
         if self.attached {
             return;
         }
-        let entry = {
-            let mut st = self.shared.lock();
-            if st.end.is_some() {
-                return;
+        let id = self.id;
+        self.shared.call(|st| {
+            if st.end.is_none() {
+                st.proto
+                    .reset(id, ErrorCode::CANCEL, "the receiver was dropped unused");
             }
-            st.proto.reset(
-                self.id,
-                ErrorCode::CANCEL,
-                "the receiver was dropped unused",
-            );
-            st.streams.remove(&self.id)
-        };
-        self.shared.writer_wake.notify_one();
-        drop(entry);
+            st.remove_stream(id)
+        });
     }
 }
 
 impl InboundSlot for Slot {
     fn attach(mut self: Box<Self>, feed: Feed) {
         self.attached = true;
+        let shared = self.shared.clone();
+        let id = self.id;
         let feed = Arc::new(feed);
+        let watch = CancelOnGone::watch(&shared, id, &feed);
         let flush_now = {
-            let mut st = self.shared.lock();
-            let delivering = DELIVERING.with(Cell::get);
-            let broken = st
-                .streams
-                .get(&self.id)
-                .and_then(|e| e.reset.clone())
-                .or_else(|| st.end.clone().map(ChannelError::SessionLost));
-            if let Some(err) = broken {
-                // The stream or session broke before anyone attached: hand
-                // over what arrived, then the error.
-                let tombstone = st.streams.remove(&self.id);
+            let mut st = shared.lock();
+            let ended = st.end.clone();
+            let Some(entry) = st.streams.get_mut(&id) else {
+                // Forgotten: the session ended (or the stream was cancelled).
                 drop(st);
-                if let Some(mut entry) = tombstone {
-                    let credit = StreamCredit::new(&self.shared, self.id);
-                    for payload in entry.pending.drain(..) {
-                        deliver(&self.shared, &feed, &credit, self.id, payload);
-                    }
-                }
-                feed.fail(err);
+                feed.fail(match ended {
+                    Some(e) => ChannelError::SessionLost(e),
+                    None => ChannelError::Closed,
+                });
                 return;
-            }
-            let entry = st.streams.entry(self.id).or_default();
+            };
             entry.feed = Some(feed);
-            entry.credit = Some(StreamCredit::new(&self.shared, self.id));
-            if entry.pending.is_empty() && !entry.peer_closed {
+            entry.watch = Some(watch);
+            entry.credit = Some(StreamCredit::new(&shared, id));
+            if entry.pending.is_empty() && !entry.peer_closed && entry.reset.is_none() {
                 false
-            } else if delivering {
+            } else if DEPTH.with(Cell::get) > 0 {
                 entry.flushing = true;
-                st.flush_queue.push(self.id);
+                ATTACHED.with(|a| a.borrow_mut().push((shared.clone(), id)));
                 false
             } else {
                 entry.flushing = true;
@@ -262,20 +278,17 @@ impl InboundSlot for Slot {
             }
         };
         if flush_now {
-            flush(&self.shared, self.id);
+            flush(&shared, id);
         }
     }
 }
 
 /// Classifies one DATA payload for a message stream under the lock.
-pub(crate) fn on_data(
-    st: &mut super::state::State,
-    id: StreamId,
-    payload: Bytes,
-) -> Option<Effect> {
+pub(crate) fn on_data(st: &mut State, id: StreamId, payload: Bytes) -> Option<Effect> {
     let Some(entry) = st.streams.get_mut(&id) else {
         // A stream we already let go of: give the credit back and move on.
         st.proto.consumed(id, payload.len());
+        st.proto.consumed_session(payload.len());
         return None;
     };
     if let Some(bytes) = entry.bytes.as_mut() {

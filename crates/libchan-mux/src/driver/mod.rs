@@ -9,7 +9,10 @@
 //! `send` encodes on the caller's task and appends to the transmit buffer.
 
 mod byte_stream;
+mod codes;
 mod deliver;
+mod events;
+mod export;
 mod io;
 mod sink;
 mod state;
@@ -20,10 +23,10 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use libchan_core::transport::{ExportedReceiver, IncomingEnd};
-use libchan_core::{Codec, LimitError, Session, SessionError, SessionId, SessionStats};
+use libchan_core::{Codec, Initiator, LimitError, Session, SessionError, SessionId, SessionStats};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::{Config, ErrorCode, Role, Session as Proto, StreamKind};
+use crate::{Config, ErrorCode, Role, Session as Proto, StreamId, StreamKind};
 use deliver::Slot;
 use sink::MuxSink;
 use state::Shared;
@@ -70,10 +73,11 @@ impl fmt::Debug for SessionConfig {
 /// the same session). Implements [`Session`]: use
 /// [`SessionExt`](libchan_core::SessionExt)'s `open`/`accept`.
 ///
-/// The connection ends when [`close`](Session::close) is called, when the
-/// peer goes away, or once every clone of the session is dropped and no
-/// channel or byte stream uses it any more (then it closes cleanly, as
-/// `close` would); channels still open keep it alive.
+/// The connection ends when [`close`](Session::close) or
+/// [`abort`](Session::abort) is called, when the peer closes or goes away,
+/// or once every clone of the session is dropped: that starts the same
+/// graceful close as `close` (channels already open finish first; the
+/// peer's unaccepted channels are cancelled, since nobody can accept them).
 pub struct MuxSession {
     shared: Arc<Shared>,
     /// Counts the clones; the last one going away lets the session close
@@ -95,10 +99,28 @@ struct Handle(Arc<Shared>);
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.0
+        let shared = &self.0;
+        shared
             .orphaned
             .store(true, std::sync::atomic::Ordering::Release);
-        self.0.close_if_idle();
+        // Nobody can accept the peer's waiting channels any more.
+        let cancelled = shared.call(|st| {
+            let waiting: Vec<StreamId> = st.accept.drain(..).collect();
+            let mut dead = Vec::new();
+            for id in waiting {
+                if st.end.is_none() {
+                    st.proto.reset(
+                        id,
+                        ErrorCode::CANCEL,
+                        "nobody accepts channels on this session",
+                    );
+                }
+                dead.extend(st.remove_stream(id));
+            }
+            dead
+        });
+        drop(cancelled);
+        shared.start_close("every handle of the session was dropped");
     }
 }
 
@@ -111,13 +133,29 @@ pub fn spawn<IO>(io: IO, role: Role, config: SessionConfig) -> Result<MuxSession
 where
     IO: AsyncRead + AsyncWrite + Send + 'static,
 {
+    spawn_guarded(io, role, config, ())
+}
+
+/// [`spawn`], holding `guard` until the connection is finished (read and
+/// write ended): a listener's slot, say, that bounds concurrent sessions.
+pub fn spawn_guarded<IO>(
+    io: IO,
+    role: Role,
+    config: SessionConfig,
+    guard: impl Send + 'static,
+) -> Result<MuxSession, SessionError>
+where
+    IO: AsyncRead + AsyncWrite + Send + 'static,
+{
     let mut limits = config.limits;
     limits.codecs = config.codecs.iter().map(|c| c.name().to_owned()).collect();
-    let window = limits.initial_window;
-    let linger = limits.handshake_timeout;
-    let proto = Proto::new(role, limits, Instant::now())
+    let proto = Proto::new(role, limits.clone(), Instant::now())
         .map_err(|e| SessionError::Handshake(format!("invalid session configuration: {e}")))?;
-    let shared = Shared::new(role, config.codecs, proto, window, linger);
+    let shared = Shared::new(role, config.codecs, proto, &limits);
+    *shared
+        .guard
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Box::new(guard));
     let (rd, wr) = tokio::io::split(io);
     tokio::spawn(io::reader(shared.clone(), rd));
     tokio::spawn(io::writer(shared.clone(), wr));
@@ -153,17 +191,6 @@ impl MuxSession {
     pub fn role(&self) -> Role {
         self.shared.role
     }
-
-    /// Ends the session abruptly, as a crash would: no goodbye, every
-    /// channel breaks. For tests and for giving up on a misbehaving peer.
-    pub fn abort(&self, reason: &str) {
-        {
-            let mut st = self.shared.lock();
-            st.proto.goaway(ErrorCode::INTERNAL_ERROR, reason);
-        }
-        self.shared
-            .end(SessionError::ConnectionLost(format!("aborted: {reason}")));
-    }
 }
 
 #[async_trait]
@@ -182,6 +209,7 @@ impl Session for MuxSession {
                 .proto
                 .open(StreamKind::OpenerSends, true)
                 .map_err(|e| match e {
+                    crate::StreamError::Closing => SessionError::Closed,
                     crate::StreamError::StreamLimit { max } => SessionError::Limit(LimitError {
                         what: "max_open_channels (the peer's MAX_STREAMS)",
                         limit: max,
@@ -217,6 +245,7 @@ impl Session for MuxSession {
                 match &st.end {
                     Some(SessionError::Closed) => return Ok(None),
                     Some(e) => return Err(e.clone()),
+                    None if st.proto.is_closing() => return Ok(None),
                     None => {}
                 }
             }
@@ -225,15 +254,30 @@ impl Session for MuxSession {
     }
 
     async fn close(&self) -> Result<(), SessionError> {
-        {
-            let mut st = self.shared.lock();
-            if st.end.is_some() {
-                return Ok(());
+        self.shared.start_close("session closed");
+        loop {
+            let notified = self.shared.accept_wake.notified();
+            {
+                let st = self.shared.lock();
+                if st.done {
+                    return match &st.end {
+                        None | Some(SessionError::Closed) => Ok(()),
+                        Some(e) => Err(e.clone()),
+                    };
+                }
             }
-            st.proto.goaway(ErrorCode::NO_ERROR, "session closed");
+            notified.await;
         }
-        self.shared.end(SessionError::Closed);
-        Ok(())
+    }
+
+    fn abort(&self, reason: &str) {
+        self.shared.call(|st| {
+            st.proto.goaway(Instant::now(), ErrorCode::ABORTED, reason);
+        });
+        self.shared.end(SessionError::Aborted {
+            initiator: Initiator::Local,
+            reason: reason.to_owned(),
+        });
     }
 
     fn stats(&self) -> SessionStats {

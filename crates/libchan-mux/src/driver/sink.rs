@@ -1,18 +1,18 @@
-//! Sending: a channel draining onto a stream (`StreamSink`), and the
-//! session's exporter, which turns ends inside a message into streams.
+//! Sending messages: a channel draining onto a stream (`StreamSink`).
 
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use libchan_core::nest::{with_exporter_boxed, ChannelRef, Exporter, OutgoingEnd, RefKind};
-use libchan_core::transport::{DrainHandle, EncodeFn, StreamSink};
-use libchan_core::{ByteStream, ChannelError, Initiator, LimitError, NestError, SessionId};
+use libchan_core::nest::with_exporter_boxed;
+use libchan_core::transport::{send_ticket, DrainHandle, EncodeFn, Sent, StreamSink};
+use libchan_core::{ChannelError, LimitError, SessionId};
 
-use super::byte_stream::{bridge, MuxByteStream};
-use super::state::{ByteState, Entry, Shared, StreamCredit};
-use crate::{ErrorCode, SendError, StreamId, StreamKind};
+use super::codes::{reset_code, reset_reason};
+use super::export::SessionExporter;
+use super::state::{Parked, Shared};
+use crate::{SendError, StreamId};
 
 thread_local! {
     /// Reused encode buffer, so a send allocates nothing in steady state.
@@ -85,72 +85,66 @@ impl StreamSink for MuxSink {
         self.shared.open_for_sends.load(Ordering::Acquire) && !self.parked.load(Ordering::Acquire)
     }
 
-    fn send(&self, encode: &mut EncodeFn<'_>) -> Result<(), ChannelError> {
+    fn send(&self, encode: &mut EncodeFn<'_>) -> Result<Sent, ChannelError> {
         let Some(codec) = self.shared.agreed.get() else {
             return Err(self.stream_error());
         };
         let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
         buf.clear();
-        let mut exporter = EXPORTER.with(|e| e.borrow_mut().take()).unwrap_or_else(|| {
-            Box::new(SessionExporter {
-                shared: None,
-                opened: Vec::new(),
-                drains: Vec::new(),
-            })
-        });
-        exporter.shared = Some(self.shared.clone());
-        let (encoded, exports) = with_exporter_boxed(exporter, || encode(&**codec, &mut buf));
+        let mut exporter = EXPORTER.with(|e| e.borrow_mut().take()).unwrap_or_default();
+        exporter.bind(&self.shared);
+        let (encoded, exporter) = with_exporter_boxed(exporter, || encode(&**codec, &mut buf));
         let result = match encoded {
             Err(e) => Err(ChannelError::Encode(Arc::new(e))),
-            Ok(()) => self.queue(&buf),
+            Ok(()) => self.queue(&buf, exporter.opened()),
         };
         if buf.capacity() <= SCRATCH_KEEP {
             SCRATCH.with(|s| *s.borrow_mut() = buf);
         }
-        let mut exports = exports.finish(result.is_ok());
-        exports.shared = None;
-        EXPORTER.with(|e| *e.borrow_mut() = Some(exports));
+        let exporter = exporter.finish(result.as_ref().err());
+        EXPORTER.with(|e| *e.borrow_mut() = Some(exporter));
         result
     }
 
     fn close(&self) {
         self.finished.store(true, Ordering::Release);
-        let entry = {
-            let mut st = self.shared.lock();
+        self.shared.call(|st| {
             if let Some(entry) = st.streams.get_mut(&self.id) {
                 if entry.parked.is_some() {
                     // The last message waits for credit: close after it.
                     entry.close_when_unparked = true;
-                    return;
+                    return None;
                 }
             }
             let _ = st.proto.close(self.id);
-            st.streams.remove(&self.id)
-        };
-        self.shared.writer_wake.notify_one();
-        drop(entry);
+            st.remove_stream(self.id)
+        });
     }
 
     fn reset(&self, error: &ChannelError) {
         self.finished.store(true, Ordering::Release);
-        let entry = {
-            let mut st = self.shared.lock();
+        self.shared.call(|st| {
             st.proto
-                .reset(self.id, ErrorCode::INTERNAL_ERROR, &error.to_string());
-            st.streams.remove(&self.id)
-        };
-        self.shared.writer_wake.notify_one();
-        drop(entry);
+                .reset(self.id, reset_code(error), &reset_reason(error));
+            st.remove_stream(self.id)
+        });
     }
 
     fn attach_drain(&self, drain: DrainHandle) {
         let mut st = self.shared.lock();
-        if st.end.is_some() {
-            let err = st.end.clone();
+        let broken = st
+            .streams
+            .get(&self.id)
+            .and_then(|e| e.reset.clone())
+            .or_else(|| st.end.clone().map(ChannelError::SessionLost));
+        if let Some(err) = broken {
+            // The stream was cancelled (or the session ended) before this
+            // sender was built: it is closed from the start.
+            let done = st.remove_stream(self.id);
             drop(st);
-            if let Some(e) = err {
-                drain.fail(ChannelError::SessionLost(e));
-            }
+            self.finished.store(true, Ordering::Release);
+            drain.fail(err);
+            drop(done);
             return;
         }
         st.streams.entry(self.id).or_default().drain = Some(drain);
@@ -169,8 +163,8 @@ impl Drop for MuxSink {
 }
 
 impl MuxSink {
-    /// Hands one encoded message to the protocol.
-    fn queue(&self, payload: &[u8]) -> Result<(), ChannelError> {
+    /// Hands one encoded message to the protocol, or parks it.
+    fn queue(&self, payload: &[u8], exports: &[StreamId]) -> Result<Sent, ChannelError> {
         let mut st = self.shared.lock();
         if let Some(e) = &st.end {
             return Err(ChannelError::SessionLost(e.clone()));
@@ -179,19 +173,32 @@ impl MuxSink {
             Ok(()) => {
                 drop(st);
                 self.shared.writer_wake.notify_one();
-                Ok(())
+                Ok(Sent::Queued)
             }
             Err(SendError::Blocked) => {
-                // Before the peer's HELLO a large message may not fit the
-                // assumed limits: keep it and send it when credit arrives.
-                match st.streams.get_mut(&self.id) {
-                    Some(entry) => {
-                        entry.parked = Some(payload.to_vec());
-                        entry.parked_flag.store(true, Ordering::Release);
-                        Ok(())
-                    }
-                    None => Err(ChannelError::Closed),
-                }
+                // No credit, a full send buffer, or (before the peer's
+                // HELLO) a message above the assumed size limit: keep it and
+                // send it when the stream may send again. Only in the last
+                // case is the outcome open (the peer's real limit may be
+                // smaller still): then the `send` waits for it.
+                let uncertain =
+                    st.proto.peer_settings().is_none() && payload.len() > st.proto.max_payload();
+                let Some(entry) = st.streams.get_mut(&self.id) else {
+                    return Err(ChannelError::Closed);
+                };
+                let (ticket, resolver) = if uncertain {
+                    let (t, r) = send_ticket();
+                    (Some(t), Some(r))
+                } else {
+                    (None, None)
+                };
+                entry.parked = Some(Parked {
+                    payload: payload.to_vec(),
+                    exports: exports.to_vec(),
+                    resolver,
+                });
+                entry.parked_flag.store(true, Ordering::Release);
+                Ok(ticket.map_or(Sent::Queued, Sent::Parked))
             }
             Err(SendError::TooLarge { len, max }) => Err(ChannelError::Limit(LimitError {
                 what: "max_message_size (the peer's MAX_FRAME_SIZE)",
@@ -202,159 +209,6 @@ impl MuxSink {
                 drop(st);
                 Err(self.stream_error())
             }
-        }
-    }
-}
-
-/// Installed while a message is encoded: each end in it becomes a stream.
-struct SessionExporter {
-    /// The session of the message being encoded; `None` while the
-    /// allocation waits in the thread's cache (so it keeps no session alive).
-    shared: Option<Arc<Shared>>,
-    /// Streams opened for this message (reset if encoding fails).
-    opened: Vec<StreamId>,
-    /// Receivers that now drain onto new streams: pumped once the message
-    /// that names them is queued.
-    drains: Vec<StreamId>,
-}
-
-impl SessionExporter {
-    fn shared(&self) -> &Arc<Shared> {
-        self.shared
-            .as_ref()
-            .expect("an exporter in scope is bound to the session encoding")
-    }
-
-    fn open(&mut self, kind: StreamKind) -> Result<StreamId, NestError> {
-        let shared = self.shared().clone();
-        let mut st = shared.lock();
-        if st.end.is_some() {
-            return Err(NestError::Refused("the session has ended".into()));
-        }
-        let id = st
-            .proto
-            .open(kind, false)
-            .map_err(|e| NestError::Refused(e.to_string()))?;
-        let entry = st.streams.entry(id).or_default();
-        if kind == StreamKind::Bytes {
-            entry.bytes = Some(ByteState::default());
-        }
-        drop(st);
-        self.opened.push(id);
-        Ok(id)
-    }
-
-    /// The message was queued (or failed): pump the new drains, or undo.
-    /// Hands the emptied exporter back for reuse.
-    fn finish(mut self: Box<Self>, sent: bool) -> Box<Self> {
-        self.run_finish(sent);
-        self.opened.clear();
-        self.drains.clear();
-        self
-    }
-
-    fn run_finish(&mut self, sent: bool) {
-        if self.opened.is_empty() {
-            return;
-        }
-        if sent {
-            let drains: Vec<DrainHandle> = {
-                let st = self.shared().lock();
-                self.drains
-                    .iter()
-                    .filter_map(|id| st.streams.get(id).and_then(|e| e.drain.clone()))
-                    .collect()
-            };
-            for d in drains {
-                d.pump();
-            }
-            return;
-        }
-        let dead: Vec<Entry> = {
-            let mut st = self.shared().lock();
-            self.opened
-                .iter()
-                .filter_map(|id| {
-                    st.proto
-                        .reset(*id, ErrorCode::CANCEL, "the message naming it was not sent");
-                    st.streams.remove(id)
-                })
-                .collect()
-        };
-        self.shared().writer_wake.notify_one();
-        for entry in dead {
-            if let Some(d) = &entry.drain {
-                d.fail(ChannelError::Closed);
-            }
-            drop(entry);
-        }
-    }
-}
-
-impl Exporter for SessionExporter {
-    fn export(&mut self, end: OutgoingEnd) -> Result<ChannelRef, NestError> {
-        match end {
-            OutgoingEnd::Sender(sender) => {
-                if let Some((session, stream)) = sender.drained_by() {
-                    if session == self.shared().id {
-                        // The peer's own end going home: name its stream.
-                        return Ok(ChannelRef {
-                            kind: RefKind::Sender,
-                            id: stream,
-                        });
-                    }
-                }
-                let forwarding = sender.drained_by().is_some();
-                let id = self.open(StreamKind::OpenerReceives)?;
-                let feed = Arc::new(sender.into_feed());
-                let mut st = self.shared().lock();
-                if let Some(entry) = st.streams.get_mut(&id) {
-                    entry.feed = Some(feed);
-                    entry.credit = Some(StreamCredit::new(self.shared(), id));
-                    entry.forwarder = forwarding;
-                }
-                Ok(ChannelRef {
-                    kind: RefKind::Sender,
-                    id: id.0,
-                })
-            }
-            OutgoingEnd::Receiver(receiver) => {
-                let id = self.open(StreamKind::OpenerSends)?;
-                receiver.attach(Arc::new(MuxSink::new(self.shared(), id)));
-                self.drains.push(id);
-                Ok(ChannelRef {
-                    kind: RefKind::Receiver,
-                    id: id.0,
-                })
-            }
-            OutgoingEnd::Stream(stream) => {
-                let id = self.open(StreamKind::Bytes)?;
-                spawn_bridge(stream, MuxByteStream::new(self.shared(), id));
-                Ok(ChannelRef {
-                    kind: RefKind::Stream,
-                    id: id.0,
-                })
-            }
-            other => Err(NestError::Refused(format!(
-                "this session cannot carry {other:?}"
-            ))),
-        }
-    }
-}
-
-fn spawn_bridge(local: ByteStream, remote: MuxByteStream) {
-    tokio::spawn(bridge(local, remote));
-}
-
-/// The initiator of a reset the peer sent, for channel errors.
-pub(crate) fn remote_reset(code: ErrorCode, reason: String) -> ChannelError {
-    if code == ErrorCode::CANCEL {
-        ChannelError::Closed
-    } else {
-        ChannelError::Reset {
-            initiator: Initiator::Remote,
-            code: code.0,
-            reason,
         }
     }
 }

@@ -7,16 +7,17 @@
 //! return them as [`Effect`]s, run by the caller after unlocking.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::Waker;
+use std::time::Instant;
 
 use bytes::Bytes;
-use libchan_core::transport::{DrainHandle, Feed};
-use libchan_core::{ChannelError, Codec, SessionError, SessionId};
+use libchan_core::transport::{ConsumerGone, DrainHandle, Feed, TicketResolver};
+use libchan_core::{ByteStreamError, ChannelError, Codec, SessionError, SessionId};
 use tokio::sync::Notify;
 
-use crate::{Role, Session as Proto, StreamId};
+use crate::{ErrorCode, Role, Session as Proto, StreamId};
 
 /// Everything the session's tasks and handles share.
 pub(crate) struct Shared {
@@ -31,23 +32,30 @@ pub(crate) struct Shared {
     /// per stream (an eighth of our window: well under the half window at
     /// which the protocol sends CREDIT, so a sender never waits on it).
     pub(crate) credit_batch: usize,
+    /// The same for the session window, all streams together.
+    pub(crate) session_batch: usize,
+    /// Consumed bytes not yet reported to the session window.
+    pub(crate) session_consumed: AtomicUsize,
     state: Mutex<State>,
     /// The writer task: the transmit buffer has bytes, or the session ended.
     pub(crate) writer_wake: Notify,
-    /// The reader task: a stream needs flushing, or the session ended.
+    /// The reader task: the session ended.
     pub(crate) reader_wake: Notify,
-    /// `accept` and `handshake` callers.
+    /// `accept`, `handshake` and `close` callers.
     pub(crate) accept_wake: Notify,
     /// Woken (all waiters) when the session ends with an error: the writer
     /// abandons a write the peer is not reading.
     pub(crate) failed: Notify,
-    /// How long the last frames of a clean end may take to write.
+    /// How long the last frames of an ended session, and the peer's
+    /// end-of-stream after a graceful close, may take.
     pub(crate) linger: std::time::Duration,
-    /// Every `MuxSession` handle is gone: close once no stream is in use.
+    /// Every `MuxSession` handle is gone.
     pub(crate) orphaned: AtomicBool,
     /// A codec is agreed and the session has not ended: sending may start.
     /// Read without the lock on every send.
     pub(crate) open_for_sends: AtomicBool,
+    /// Dropped when the connection is done (a listener's slot, say).
+    pub(crate) guard: Mutex<Option<Box<dyn Send>>>,
 }
 
 pub(crate) struct State {
@@ -56,11 +64,10 @@ pub(crate) struct State {
     pub(crate) streams: HashMap<StreamId, Entry>,
     /// Top-level streams the peer opened, not yet accepted.
     pub(crate) accept: VecDeque<StreamId>,
-    /// Set once the session ended: `Closed` for a clean end.
+    /// Set once the session ended: `Closed` for a graceful end.
     pub(crate) end: Option<SessionError>,
-    /// Streams whose feed was attached while a message was being decoded:
-    /// their buffered messages are delivered right after that message.
-    pub(crate) flush_queue: Vec<StreamId>,
+    /// The connection is finished: nothing more is read or written.
+    pub(crate) done: bool,
     /// Bytes of replies to the peer's frames not yet known to be written
     /// (see `io::MAX_REPLY_BACKLOG`).
     pub(crate) reply_backlog: usize,
@@ -71,8 +78,10 @@ pub(crate) struct State {
 pub(crate) struct Entry {
     /// Receiving messages: where they go, once a receiver is attached.
     pub(crate) feed: Option<Arc<Feed>>,
+    /// Cancels the stream as soon as the feed's channel loses its consumer.
+    pub(crate) watch: Option<Arc<CancelOnGone>>,
     /// Messages that arrived before the feed was attached, or while an
-    /// earlier batch is being delivered (credit-bounded).
+    /// earlier batch is being delivered (bounded by credit).
     pub(crate) pending: VecDeque<Bytes>,
     /// Someone is delivering `pending` outside the lock.
     pub(crate) flushing: bool,
@@ -82,10 +91,9 @@ pub(crate) struct Entry {
     pub(crate) credit: Option<Arc<StreamCredit>>,
     /// Sending messages: the channel draining onto this stream.
     pub(crate) drain: Option<DrainHandle>,
-    /// An encoded message the protocol could not take yet (before the peer's
-    /// HELLO, a message above the assumed frame limit); sent first when
+    /// An encoded message the protocol could not take yet; sent first when
     /// credit arrives.
-    pub(crate) parked: Option<Vec<u8>>,
+    pub(crate) parked: Option<Parked>,
     /// Mirrors `parked.is_some()` for the stream's sink, read without the lock.
     pub(crate) parked_flag: Arc<AtomicBool>,
     /// The channel ended cleanly while a message was parked: CLOSE the
@@ -95,9 +103,19 @@ pub(crate) struct Entry {
     pub(crate) bytes: Option<ByteState>,
     /// This stream feeds a channel that drains onto another session.
     pub(crate) forwarder: bool,
-    /// The peer reset the stream before a receiver was attached: the
-    /// receiver gets this error when it attaches.
+    /// The stream (or the session) broke before a receiver was attached:
+    /// the receiver gets this error when it attaches, after what arrived.
     pub(crate) reset: Option<ChannelError>,
+}
+
+/// A message waiting for the protocol to take it.
+pub(crate) struct Parked {
+    pub(crate) payload: Vec<u8>,
+    /// Streams the message opened for the ends it carries: failed with the
+    /// message if it can never be sent.
+    pub(crate) exports: Vec<StreamId>,
+    /// Tells the waiting `send` the outcome, when its outcome was open.
+    pub(crate) resolver: Option<TicketResolver>,
 }
 
 /// Returns a stream's consumed bytes to the protocol in batches, so that
@@ -105,7 +123,7 @@ pub(crate) struct Entry {
 pub(crate) struct StreamCredit {
     shared: Arc<Shared>,
     id: StreamId,
-    pending: std::sync::atomic::AtomicUsize,
+    pending: AtomicUsize,
 }
 
 impl StreamCredit {
@@ -113,7 +131,7 @@ impl StreamCredit {
         Arc::new(StreamCredit {
             shared: shared.clone(),
             id,
-            pending: std::sync::atomic::AtomicUsize::new(0),
+            pending: AtomicUsize::new(0),
         })
     }
 }
@@ -121,14 +139,66 @@ impl StreamCredit {
 impl libchan_core::transport::CreditSink for StreamCredit {
     fn consumed(&self, _stream: u64, bytes: usize) {
         let total = self.pending.fetch_add(bytes, Ordering::AcqRel) + bytes;
-        if total < self.shared.credit_batch {
+        let stream = if total >= self.shared.credit_batch {
+            self.pending.swap(0, Ordering::AcqRel)
+        } else {
+            0
+        };
+        let session = self.shared.take_session_credit(bytes);
+        if stream == 0 && session == 0 {
             return;
         }
-        let take = self.pending.swap(0, Ordering::AcqRel);
-        if take > 0 {
-            self.shared.lock().proto.consumed(self.id, take);
-            self.shared.writer_wake.notify_one();
+        {
+            let mut st = self.shared.lock();
+            if stream > 0 {
+                st.proto.consumed(self.id, stream);
+            }
+            if session > 0 {
+                st.proto.consumed_session(session);
+            }
         }
+        self.shared.writer_wake.notify_one();
+    }
+}
+
+/// Cancels a stream (RESET `CANCEL`) as soon as the channel it feeds loses
+/// its consumer, so the peer's sender learns it at once, not at its next
+/// message.
+pub(crate) struct CancelOnGone {
+    shared: Weak<Shared>,
+    id: StreamId,
+}
+
+impl CancelOnGone {
+    /// Registers a watch on `feed`'s channel; the entry of `id` keeps it.
+    pub(crate) fn watch(shared: &Arc<Shared>, id: StreamId, feed: &Feed) -> Arc<Self> {
+        let watch = Arc::new(CancelOnGone {
+            shared: Arc::downgrade(shared),
+            id,
+        });
+        let weak: Weak<CancelOnGone> = Arc::downgrade(&watch);
+        feed.watch_consumer(weak);
+        watch
+    }
+}
+
+impl ConsumerGone for CancelOnGone {
+    fn consumer_gone(&self) {
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        let entry = {
+            let mut st = shared.lock();
+            if st.end.is_some() || st.streams.get(&self.id).is_none_or(|e| e.feed.is_none()) {
+                return;
+            }
+            tracing::debug!(stream = %self.id, "receiver dropped: cancelling the stream");
+            st.proto
+                .reset(self.id, ErrorCode::CANCEL, "the receiver was dropped");
+            st.remove_stream(self.id)
+        };
+        shared.writer_wake.notify_one();
+        drop(entry);
     }
 }
 
@@ -141,7 +211,13 @@ pub(crate) struct ByteState {
     /// The peer will send no more (CLOSE).
     pub(crate) eof: bool,
     /// The stream broke (RESET, session lost).
-    pub(crate) error: Option<String>,
+    pub(crate) error: Option<ByteStreamError>,
+}
+
+impl ByteState {
+    pub(crate) fn wakers(&mut self) -> [Option<Waker>; 2] {
+        [self.read_waker.take(), self.write_waker.take()]
+    }
 }
 
 /// A payload about to be *kept* (buffered for a receiver not yet attached,
@@ -163,6 +239,8 @@ pub(crate) enum Effect {
     Pump(DrainHandle),
     FailFeed(Arc<Feed>, ChannelError),
     FailDrain(DrainHandle, ChannelError),
+    /// A parked message's outcome for its waiting `send`.
+    Resolve(TicketResolver, Result<(), ChannelError>),
     Wake(Waker),
     /// Dropped outside the lock (closing channels may pump other streams).
     Drop(Box<dyn Send>),
@@ -172,7 +250,24 @@ pub(crate) enum Effect {
     /// The peer sent CLOSE: run after the deliveries that preceded it.
     PeerClosed(StreamId),
     /// The peer sent RESET: run after the deliveries that preceded it.
-    PeerReset(StreamId, crate::ErrorCode, String),
+    PeerReset(StreamId, ErrorCode, String),
+}
+
+impl State {
+    /// Forgets stream `id` and returns its entry, for the caller to drop
+    /// after unlocking. Data it held that the application never consumed
+    /// goes back to the session window.
+    pub(crate) fn remove_stream(&mut self, id: StreamId) -> Option<Entry> {
+        let entry = self.streams.remove(&id)?;
+        let mut unread: usize = entry.pending.iter().map(Bytes::len).sum();
+        if let Some(b) = &entry.bytes {
+            unread += b.inbound.iter().map(Bytes::len).sum::<usize>();
+        }
+        if unread > 0 {
+            self.proto.consumed_session(unread);
+        }
+        Some(entry)
+    }
 }
 
 impl Shared {
@@ -180,27 +275,29 @@ impl Shared {
         role: Role,
         codecs: Vec<Arc<dyn Codec>>,
         proto: Proto,
-        window: u64,
-        linger: std::time::Duration,
+        limits: &crate::Config,
     ) -> Arc<Self> {
         let single = codecs.len() == 1;
         let agreed = OnceLock::new();
         if let (true, Some(c)) = (single, codecs.first()) {
             let _ = agreed.set(c.clone());
         }
+        let batch = |window: u64| usize::try_from(window / 8).unwrap_or(usize::MAX).max(1);
         Arc::new(Shared {
             id: SessionId::next(),
             role,
             codecs,
             agreed,
-            credit_batch: usize::try_from(window / 8).unwrap_or(usize::MAX).max(1),
+            credit_batch: batch(limits.initial_window),
+            session_batch: batch(limits.session_window),
+            session_consumed: AtomicUsize::new(0),
             state: Mutex::new(State {
                 proto,
                 ready: false,
                 streams: HashMap::new(),
                 accept: VecDeque::new(),
                 end: None,
-                flush_queue: Vec::new(),
+                done: false,
                 reply_backlog: 0,
             }),
             writer_wake: Notify::new(),
@@ -209,7 +306,8 @@ impl Shared {
             open_for_sends: AtomicBool::new(single),
             orphaned: AtomicBool::new(false),
             failed: Notify::new(),
-            linger,
+            linger: limits.linger,
+            guard: Mutex::new(None),
         })
     }
 
@@ -219,14 +317,37 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Adds `bytes` consumed to the session's batch; returns what to report
+    /// now (0 below a batch).
+    fn take_session_credit(&self, bytes: usize) -> usize {
+        let total = self.session_consumed.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        if total < self.session_batch {
+            return 0;
+        }
+        self.session_consumed.swap(0, Ordering::AcqRel)
+    }
+
+    /// Runs a protocol call made by a handle (not by the reader), then acts
+    /// on the events it caused.
+    pub(crate) fn call<R>(self: &Arc<Self>, f: impl FnOnce(&mut State) -> R) -> R {
+        let (r, effects) = {
+            let mut st = self.lock();
+            let r = f(&mut st);
+            (r, crate::driver::events::process(self, &mut st))
+        };
+        self.writer_wake.notify_one();
+        self.run(effects);
+        r
+    }
+
     /// Ends the session: every channel and byte stream attached to it
-    /// learns `err` (a `SessionError::Closed` for a clean end reads as
-    /// "session lost" on channels still open, since they did not finish).
+    /// learns `err` (a graceful end, `SessionError::Closed`, only reaches
+    /// streams that had not finished, which a drained session has none of).
     pub(crate) fn end(self: &Arc<Self>, err: SessionError) {
         self.end_inner(err, false);
     }
 
-    fn end_inner(self: &Arc<Self>, err: SessionError, recorded: bool) {
+    pub(crate) fn end_inner(self: &Arc<Self>, err: SessionError, recorded: bool) {
         let effects = {
             let mut st = self.lock();
             if st.end.is_some() && !recorded {
@@ -236,61 +357,87 @@ impl Shared {
             self.open_for_sends.store(false, Ordering::Release);
             let channel_err = ChannelError::SessionLost(err.clone());
             let mut effects = Vec::new();
-            // Channels the peer opened that nobody accepted yet stay
-            // acceptable: their receivers get what arrived, then the error.
-            let waiting: Vec<StreamId> = st.accept.iter().copied().collect();
-            for id in waiting {
-                if let Some(entry) = st.streams.get_mut(&id) {
-                    entry.reset = Some(channel_err.clone());
+            let ids: Vec<StreamId> = st.streams.keys().copied().collect();
+            for id in ids {
+                let Some(entry) = st.streams.get_mut(&id) else {
+                    continue;
+                };
+                if let Some(resolver) = entry.parked.take().and_then(|p| p.resolver) {
+                    effects.push(Effect::Resolve(resolver, Err(channel_err.clone())));
                 }
-            }
-            let streams = std::mem::take(&mut st.streams);
-            for (id, entry) in streams {
-                if entry.reset.is_some() && entry.feed.is_none() {
-                    st.streams.insert(id, entry);
+                if let Some(bytes) = entry.bytes.as_mut() {
+                    // The handle still reads what arrived, then the end.
+                    if !bytes.eof && bytes.error.is_none() {
+                        bytes.error = Some(ByteStreamError::SessionLost(err.clone()));
+                    }
+                    effects.extend(bytes.wakers().into_iter().flatten().map(Effect::Wake));
+                    continue;
+                }
+                if entry.feed.is_none() && entry.drain.is_none() {
+                    // Nobody attached yet (not accepted, or its message not
+                    // decoded): the receiver gets what arrived, then a clean
+                    // end if the stream finished, else the error.
+                    if !entry.peer_closed && entry.reset.is_none() {
+                        entry.reset = Some(channel_err.clone());
+                    }
                     continue;
                 }
                 if entry.feed.is_some() && (entry.flushing || !entry.pending.is_empty()) {
-                    // Deliver what arrived before the break, then fail: the
-                    // flush (under way, or started here) finishes the stream.
-                    let mut entry = entry;
-                    entry.reset = Some(channel_err.clone());
+                    // Deliver what arrived before the end, then finish: the
+                    // flush (under way, or started here) does it.
+                    if !entry.peer_closed {
+                        entry.reset = Some(channel_err.clone());
+                    }
                     if !entry.flushing {
                         entry.flushing = true;
                         effects.push(Effect::Flush(id));
                     }
-                    st.streams.insert(id, entry);
                     continue;
                 }
-                if let Some(feed) = entry.feed {
-                    effects.push(Effect::FailFeed(feed, channel_err.clone()));
+                let Some(mut entry) = st.streams.remove(&id) else {
+                    continue;
+                };
+                if let Some(feed) = entry.feed.take() {
+                    if entry.peer_closed {
+                        effects.push(Effect::Drop(Box::new(feed)));
+                    } else {
+                        effects.push(Effect::FailFeed(feed, channel_err.clone()));
+                    }
                 }
-                if let Some(drain) = entry.drain {
+                if let Some(drain) = entry.drain.take() {
                     effects.push(Effect::FailDrain(drain, channel_err.clone()));
                 }
-                if let Some(mut bytes) = entry.bytes {
-                    if let Some(w) = bytes.read_waker.take() {
-                        effects.push(Effect::Wake(w));
-                    }
-                    if let Some(w) = bytes.write_waker.take() {
-                        effects.push(Effect::Wake(w));
-                    }
-                }
-                effects.push(Effect::Drop(Box::new(entry.pending)));
+                effects.push(Effect::Drop(Box::new(entry)));
             }
             effects
         };
         self.writer_wake.notify_one();
         self.reader_wake.notify_one();
-        self.accept_wake.notify_waiters();
-        self.accept_wake.notify_one();
+        self.wake_accept();
         if self.has_failed() {
             self.failed.notify_waiters();
         }
         self.run(effects);
     }
 
-    /// Runs effects collected under the lock.
+    /// The connection is finished: wake `close` callers, release the guard.
+    pub(crate) fn finish(&self) {
+        self.lock().done = true;
+        self.wake_accept();
+        let guard = self
+            .guard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(guard);
+    }
+
+    pub(crate) fn wake_accept(&self) {
+        self.accept_wake.notify_waiters();
+        self.accept_wake.notify_one();
+    }
+
+    /// Runs effects collected under the lock, in order.
     pub(crate) fn run(self: &Arc<Self>, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
@@ -301,17 +448,18 @@ impl Shared {
                 Effect::Pump(drain) => drain.pump(),
                 Effect::FailFeed(feed, err) => feed.fail(err),
                 Effect::FailDrain(drain, err) => drain.fail(err),
+                Effect::Resolve(resolver, result) => {
+                    // Whoever waited is told; a failure nobody waits for was
+                    // handled where the effect was made.
+                    let _ = resolver.resolve(result);
+                }
                 Effect::Wake(w) => w.wake(),
                 Effect::Drop(b) => drop(b),
-                Effect::WakeAccept => {
-                    self.accept_wake.notify_waiters();
-                    self.accept_wake.notify_one();
-                }
+                Effect::WakeAccept => self.wake_accept(),
                 Effect::End(err) => self.end_inner(err, true),
                 Effect::PeerClosed(id) => self.peer_closed(id),
                 Effect::PeerReset(id, code, reason) => self.peer_reset(id, code, reason),
             }
-            self.run_flush_queue();
         }
     }
 
@@ -337,7 +485,7 @@ impl Shared {
         }
         if entry.pending.is_empty() && !entry.flushing {
             // Clean end: dropping the feed (after unlocking) closes the channel.
-            let done = crate::driver::deliver::finish_receive(&mut st, id);
+            let done = st.remove_stream(id);
             drop(st);
             drop(done);
         } else if !entry.flushing {
@@ -349,45 +497,46 @@ impl Shared {
     }
 
     /// The peer reset `id`.
-    fn peer_reset(self: &Arc<Self>, id: StreamId, code: crate::ErrorCode, reason: String) {
+    fn peer_reset(self: &Arc<Self>, id: StreamId, code: ErrorCode, reason: String) {
         let mut st = self.lock();
-        let Some(mut entry) = st.streams.remove(&id) else {
+        let Some(entry) = st.streams.get_mut(&id) else {
             return;
         };
-        let err = crate::driver::sink::remote_reset(code, reason);
-        if entry.feed.is_none() && entry.drain.is_none() && entry.bytes.is_none() {
-            // Nobody attached yet (not accepted, or not yet referenced):
-            // leave a tombstone so the receiver learns it when it attaches.
-            let tombstone = Entry {
-                reset: Some(err),
-                ..Entry::default()
-            };
-            st.streams.insert(id, tombstone);
-            drop(st);
-            drop(entry);
-            return;
-        }
         if let Some(bytes) = entry.bytes.as_mut() {
-            bytes.error = Some(err.to_string());
-            let wakers = [bytes.read_waker.take(), bytes.write_waker.take()];
+            bytes.error = Some(crate::driver::byte_stream::remote_error(code, reason));
+            let wakers = bytes.wakers();
             // The byte stream handle still reads the error: keep its state.
-            st.streams.insert(id, entry);
             drop(st);
             for w in wakers.into_iter().flatten() {
                 w.wake();
             }
             return;
         }
+        let err = crate::driver::codes::remote_reset(code, reason);
+        if entry.feed.is_none() && entry.drain.is_none() {
+            // Nobody attached yet (not accepted, or not yet referenced):
+            // keep what arrived; the receiver gets it, then the error.
+            entry.reset = Some(err);
+            return;
+        }
+        if entry.feed.is_some() && (entry.flushing || !entry.pending.is_empty()) {
+            entry.reset = Some(err);
+            if !entry.flushing {
+                entry.flushing = true;
+                drop(st);
+                crate::driver::deliver::flush(self, id);
+            }
+            return;
+        }
+        let Some(mut entry) = st.streams.remove(&id) else {
+            return;
+        };
+        let parked = entry.parked.take();
         drop(st);
+        if let Some(resolver) = parked.and_then(|p| p.resolver) {
+            let _ = resolver.resolve(Err(err.clone()));
+        }
         if let Some(feed) = entry.feed.take() {
-            let err = match err {
-                ChannelError::Closed => ChannelError::Reset {
-                    initiator: libchan_core::Initiator::Remote,
-                    code: code.0,
-                    reason: "the sender cancelled the channel".into(),
-                },
-                other => other,
-            };
             feed.fail(err);
         } else if let Some(drain) = entry.drain.take() {
             drain.fail(err);
@@ -395,35 +544,7 @@ impl Shared {
         drop(entry);
     }
 
-    /// Delivers the buffered messages of streams attached during a decode.
-    pub(crate) fn run_flush_queue(self: &Arc<Self>) {
-        loop {
-            let next = self.lock().flush_queue.pop();
-            match next {
-                Some(id) => crate::driver::deliver::flush(self, id),
-                None => return,
-            }
-        }
-    }
-
-    /// Closes the session cleanly if nobody holds it and no stream is in use
-    /// (called when the last handle goes, and after every write and read).
-    pub(crate) fn close_if_idle(self: &Arc<Self>) {
-        if !self.orphaned.load(Ordering::Acquire) {
-            return;
-        }
-        {
-            let mut st = self.lock();
-            if st.end.is_some() || !st.streams.is_empty() || !st.accept.is_empty() {
-                return;
-            }
-            st.proto
-                .goaway(crate::ErrorCode::NO_ERROR, "session dropped");
-        }
-        self.end(SessionError::Closed);
-    }
-
-    /// True once the session ended with an error (not a clean close).
+    /// True once the session ended with an error (not a graceful close).
     pub(crate) fn has_failed(&self) -> bool {
         matches!(&self.lock().end, Some(e) if !matches!(e, SessionError::Closed))
     }
@@ -431,5 +552,14 @@ impl Shared {
     /// The session's error if it ended, for handles that try to use it.
     pub(crate) fn ended(&self) -> Option<SessionError> {
         self.lock().end.clone()
+    }
+
+    /// Starts a graceful close, if nothing has ended the session yet.
+    pub(crate) fn start_close(self: &Arc<Self>, reason: &str) {
+        self.call(|st| {
+            if st.end.is_none() {
+                st.proto.goaway(Instant::now(), ErrorCode::NO_ERROR, reason);
+            }
+        });
     }
 }

@@ -1,4 +1,5 @@
-//! `0x03 CREDIT`: grants the stream's data sender `increment` more bytes.
+//! `0x03 CREDIT`: grants the stream's data sender `increment` more bytes;
+//! on stream 0, grants the peer `increment` more bytes of session credit.
 //!
 //! ```text
 //! increment  u32  > 0
@@ -14,7 +15,7 @@ use crate::stream_id::StreamId;
 /// A decoded CREDIT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Credit {
-    /// The stream (non-zero).
+    /// The stream; 0 for the session's window.
     pub stream: StreamId,
     /// Bytes of credit granted; never 0.
     pub increment: u32,

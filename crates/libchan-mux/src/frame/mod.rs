@@ -96,9 +96,11 @@ impl Head {
     }
 
     /// Checks that the stream id fits the frame type: HELLO, PING and GOAWAY
-    /// on stream 0, the known stream frames on any other stream.
+    /// on stream 0, CREDIT anywhere (stream 0: session credit), the other
+    /// known stream frames on any other stream.
     pub(crate) fn check_stream(&self) -> Result<(), Error> {
         if self.frame_type.name().is_none()
+            || self.frame_type.is_either_level()
             || self.frame_type.is_session_level() == self.stream.is_session()
         {
             Ok(())

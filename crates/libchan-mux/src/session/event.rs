@@ -72,12 +72,21 @@ pub enum Event {
         /// Time since that PING was queued.
         rtt: Duration,
     },
-    /// The peer ended the session cleanly (GOAWAY with `NO_ERROR`). Streams
-    /// still open are lost; no more events follow.
+    /// The peer is closing the session gracefully (GOAWAY with `NO_ERROR`):
+    /// no new top-level streams either way; open streams carry on, and our
+    /// own GOAWAY was queued in answer if we had not sent one.
+    /// [`Event::Drained`] follows once nothing is open.
     GoAway {
         /// The peer's reason.
         reason: String,
     },
+    /// The graceful close finished: both sides said GOAWAY and no stream is
+    /// open. The session has ended cleanly; write out
+    /// [`Session::poll_transmit`](crate::Session::poll_transmit), shut the
+    /// connection's write half down and read until the peer's
+    /// end-of-stream (so our last frames are not lost to a reset), then
+    /// close. No more events follow.
+    Drained,
     /// The session failed; no more events follow. Unless the error is
     /// [`Error::Remote`], a GOAWAY carrying its code was queued: write out
     /// [`Session::poll_transmit`](crate::Session::poll_transmit), then close.

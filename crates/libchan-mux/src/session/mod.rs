@@ -8,11 +8,10 @@ use bytes::{Bytes, BytesMut};
 use crate::codes::{ErrorCode, Role, StreamKind};
 use crate::config::{Config, PeerSettings};
 use crate::error::{ConfigError, Error, StreamError};
-use crate::frame::{
-    self, Close, Credit, GoAway, Hello, Open, Ping, Reset, HELLO_MAX_LEN, MAGIC, VERSION,
-};
+use crate::frame::{self, Close, Credit, Hello, Open, Ping, Reset, HELLO_MAX_LEN, MAGIC, VERSION};
 use crate::stream_id::StreamId;
 
+mod close;
 mod event;
 mod flow;
 mod input;
@@ -25,6 +24,7 @@ pub use event::Event;
 pub use flow::MAX_CREDIT;
 pub use input::SMALL_PAYLOAD;
 
+use flow::{RecvWindow, SendCredit};
 use input::Deframer;
 use stream::Stream;
 use timer::{Timer, TimerTable};
@@ -39,7 +39,8 @@ enum Phase {
     Handshake,
     /// HELLO exchanged.
     Ready,
-    /// GOAWAY sent or received, or failed: no more input is processed.
+    /// Drained after GOAWAYs both ways, aborted, or failed: no more input
+    /// is processed and nothing more is sent.
     Ended,
 }
 
@@ -65,17 +66,26 @@ enum Phase {
 ///    After each, drain [`poll_event`](Self::poll_event) until `None`, write
 ///    out [`poll_transmit`](Self::poll_transmit), and re-read
 ///    [`poll_timeout`](Self::poll_timeout).
-/// 3. After [`Event::Failed`], [`Event::GoAway`] or a call to
-///    [`goaway`](Self::goaway), write out what `poll_transmit` still holds
-///    and close the connection; further input is ignored.
+/// 3. Ending. [`goaway`](Self::goaway) with `NO_ERROR`, or the peer's
+///    GOAWAY ([`Event::GoAway`]), starts a graceful close: no new top-level
+///    streams either way, open streams carry on, and once both GOAWAYs are
+///    exchanged and no stream is open the session emits [`Event::Drained`]
+///    and ends. Write out what `poll_transmit` still holds, shut the
+///    connection's write half down, read until the peer's end-of-stream,
+///    then close. After [`Event::Failed`] or [`goaway`](Self::goaway) with
+///    an error code, write out `poll_transmit` and close the connection;
+///    further input is ignored.
 ///
 /// # Memory
 ///
-/// Inbound, at most one frame of `max_frame_size` is buffered. Outbound
-/// DATA is bounded by credit, but control replies are not: a driver should
-/// stop reading input while [`transmit_len`](Self::transmit_len) is large
-/// (the peer is not reading), so a peer cannot make us queue replies without
-/// bound. Unflushed PING replies are coalesced to one.
+/// Inbound, at most one frame of `max_frame_size` is buffered by the
+/// session, and the application holds at most the session window (plus one
+/// frame) of received, unconsumed DATA. Outbound, DATA waits (`Blocked`)
+/// while `max_send_buffer` bytes are queued unwritten. Control replies are
+/// not bounded by either: a driver should stop reading input while
+/// [`transmit_len`](Self::transmit_len) is large (the peer is not reading),
+/// so a peer cannot make us queue replies without bound. Unflushed PING
+/// replies are coalesced to one.
 #[derive(Debug)]
 pub struct Session {
     role: Role,
@@ -105,6 +115,17 @@ pub struct Session {
     last_ping: Option<([u8; 8], Instant)>,
     /// A PING ACK is in the transmit buffer and not yet taken.
     ack_queued: bool,
+    /// We sent GOAWAY `NO_ERROR`: closing gracefully.
+    goaway_sent: bool,
+    /// The peer sent GOAWAY `NO_ERROR`.
+    goaway_received: bool,
+    /// Our session credit (what the peer's `SESSION_WINDOW` lets us send).
+    send_session: SendCredit,
+    /// The peer's session credit, as we account it.
+    recv_session: RecvWindow,
+    /// A send was refused because the send buffer was full: once it is
+    /// taken, blocked streams get `Event::Credit`.
+    buffer_blocked: bool,
     error: Option<Error>,
 }
 
@@ -133,6 +154,11 @@ impl Session {
             ping_seq: 0,
             last_ping: None,
             ack_queued: false,
+            goaway_sent: false,
+            goaway_received: false,
+            send_session: SendCredit::new(PeerSettings::ASSUMED.session_window),
+            recv_session: RecvWindow::new(config.session_window),
+            buffer_blocked: false,
             error: None,
             config,
         };
@@ -213,6 +239,13 @@ impl Session {
             self.fail(Error::HandshakeTimeout(self.config.handshake_timeout));
             return;
         }
+        if self.timers.is_expired(Timer::Linger, now) {
+            self.fail(Error::LingerTimeout {
+                linger: self.config.linger,
+                open: self.stream_count(),
+            });
+            return;
+        }
         if self.timers.is_expired(Timer::Keepalive, now) {
             let Some(interval) = self.config.keepalive else {
                 self.timers.stop(Timer::Keepalive);
@@ -242,7 +275,9 @@ impl Session {
             return None;
         }
         self.ack_queued = false;
-        Some(self.transmit.split().freeze())
+        let taken = self.transmit.split().freeze();
+        self.unblock_buffer();
+        Some(taken)
     }
 
     /// Like [`poll_transmit`](Self::poll_transmit), but hands the queued
@@ -259,6 +294,7 @@ impl Session {
         out.clear();
         self.ack_queued = false;
         std::mem::swap(&mut self.transmit, out);
+        self.unblock_buffer();
         true
     }
 
@@ -274,11 +310,15 @@ impl Session {
     /// stream must reference (queue that message after this call: the OPEN
     /// then precedes it on the wire).
     ///
-    /// Fails if the session has ended or the peer's `MAX_STREAMS` is
+    /// Fails if the session has ended, if it is closing and `top_level` is
+    /// set ([`StreamError::Closing`]), or if the peer's `MAX_STREAMS` is
     /// reached (known once its HELLO has arrived; before that the peer
     /// refuses excess streams with RESET `REFUSED`).
     pub fn open(&mut self, kind: StreamKind, top_level: bool) -> Result<StreamId, StreamError> {
         self.check_live()?;
+        if top_level && self.is_closing() {
+            return Err(StreamError::Closing);
+        }
         if self.local_open >= self.peer.max_streams {
             return Err(StreamError::StreamLimit {
                 max: self.peer.max_streams,
@@ -308,9 +348,12 @@ impl Session {
         Ok(id)
     }
 
-    /// The application consumed `n` bytes received on `id`. Once half a
-    /// window has accumulated, a CREDIT is queued. Ignored for streams that
-    /// have ended; `n` is clamped to what was received and not yet consumed.
+    /// The application consumed `n` bytes received on `id`: returns them to
+    /// the stream's window. Once half a window has accumulated, a CREDIT is
+    /// queued. Ignored for streams that have ended; `n` is clamped to what
+    /// was received and not yet consumed. Report the same bytes to
+    /// [`consumed_session`](Self::consumed_session) too (the two may be
+    /// batched differently).
     pub fn consumed(&mut self, id: StreamId, n: usize) {
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
@@ -318,29 +361,50 @@ impl Session {
         if !stream.peer_sends() || !stream.peer_can_send() || self.phase == Phase::Ended {
             return;
         }
-        if let Some(mut increment) = stream.recv.consumed(u64::try_from(n).unwrap_or(u64::MAX)) {
-            while increment > 0 {
-                let chunk = u32::try_from(increment).unwrap_or(u32::MAX);
-                Credit {
-                    stream: id,
-                    increment: chunk,
-                }
-                .encode(&mut self.transmit);
-                increment -= u64::from(chunk);
+        if let Some(increment) = stream.recv.consumed(u64::try_from(n).unwrap_or(u64::MAX)) {
+            self.queue_credit(id, increment);
+        }
+    }
+
+    /// The application consumed `n` bytes of DATA (on any stream): returns
+    /// them to the session window. Once half the window has accumulated, a
+    /// CREDIT on stream 0 is queued. `n` is clamped to what was received
+    /// and not yet consumed.
+    pub fn consumed_session(&mut self, n: usize) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        if let Some(increment) = self
+            .recv_session
+            .consumed(u64::try_from(n).unwrap_or(u64::MAX))
+        {
+            self.queue_credit(StreamId(0), increment);
+        }
+    }
+
+    fn queue_credit(&mut self, id: StreamId, mut increment: u64) {
+        while increment > 0 {
+            let chunk = u32::try_from(increment).unwrap_or(u32::MAX);
+            Credit {
+                stream: id,
+                increment: chunk,
             }
+            .encode(&mut self.transmit);
+            increment -= u64::from(chunk);
         }
     }
 
     /// A decoded message referenced `id`, a nested stream the peer opened:
     /// marks it claimed (it no longer counts against `MAX_PENDING_OPENS`)
     /// and returns its kind. The stream may already have ended (its events
-    /// were delivered before the message); it is then released.
+    /// were delivered before the message); it is then released. Works after
+    /// the session ended too: messages received before the end may still be
+    /// decoded.
     ///
     /// Fails with [`StreamError::UnknownReference`] (the peer's fault: reset
     /// the referencing stream with `UNKNOWN_REFERENCE`) if `id` is not an
     /// unclaimed nested stream opened by the peer.
     pub fn claim(&mut self, id: StreamId) -> Result<StreamKind, StreamError> {
-        self.check_live()?;
         match self.streams.get_mut(&id) {
             Some(stream) if stream.pending => {
                 stream.pending = false;
@@ -415,21 +479,6 @@ impl Session {
             payload,
         }
         .encode(&mut self.transmit);
-    }
-
-    /// Queues a GOAWAY and ends the session: nothing more is sent or read.
-    /// Write out [`poll_transmit`](Self::poll_transmit), then close the
-    /// connection. Use [`ErrorCode::NO_ERROR`] for a clean shutdown.
-    pub fn goaway(&mut self, code: ErrorCode, reason: &str) {
-        if self.phase == Phase::Ended {
-            return;
-        }
-        GoAway {
-            code,
-            reason: frame::truncate_reason(reason).to_owned(),
-        }
-        .encode(&mut self.transmit);
-        self.end();
     }
 
     /// The negotiated codec, once the handshake is done.
@@ -517,34 +566,13 @@ impl Session {
         if !stream.pending {
             self.streams.remove(&id);
         }
+        self.check_drained();
     }
 
     fn arm_keepalive(&mut self, now: Instant) {
         if let Some(interval) = self.config.keepalive {
             self.timers.set(Timer::Keepalive, now + interval);
         }
-    }
-
-    fn end(&mut self) {
-        self.phase = Phase::Ended;
-        self.timers.stop_all();
-    }
-
-    /// Ends the session with `error`: queues GOAWAY (unless the peer sent
-    /// one), records and reports the error.
-    fn fail(&mut self, error: Error) -> Error {
-        tracing::debug!(%error, code = %error.code(), "session failed");
-        if !error.is_remote() {
-            GoAway {
-                code: error.code(),
-                reason: frame::truncate_reason(&error.to_string()).to_owned(),
-            }
-            .encode(&mut self.transmit);
-        }
-        self.end();
-        self.error = Some(error.clone());
-        self.events.push_back(Event::Failed(error.clone()));
-        error
     }
 }
 

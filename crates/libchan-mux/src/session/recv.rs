@@ -50,7 +50,7 @@ impl Session {
                 self.on_ping(now, f);
                 Ok(())
             }
-            Frame::GoAway(f) => self.on_goaway(f),
+            Frame::GoAway(f) => self.on_goaway(now, f),
             Frame::Unknown(f) => {
                 tracing::trace!(frame_type = %f.frame_type, "skipping unknown frame type");
                 Ok(())
@@ -77,22 +77,24 @@ impl Session {
         let delta = peer
             .initial_window
             .saturating_sub(PeerSettings::ASSUMED.initial_window);
+        let session_delta = peer
+            .session_window
+            .saturating_sub(PeerSettings::ASSUMED.session_window);
+        // Cannot fail: the session window is at most 2^62.
+        let _ = self.send_session.grant(session_delta);
         self.peer = peer;
         self.codec = Some(codec.clone());
         self.phase = Phase::Ready;
         self.timers.stop(super::Timer::Handshake);
         self.events.push_back(Event::Ready { codec, peer });
-        for (&id, stream) in &mut self.streams {
+        for stream in self.streams.values_mut() {
             if !stream.we_send() {
                 continue;
             }
             // Cannot fail: credit stays at most the peer's window (<= 2^62).
             let _ = stream.send.grant(delta);
-            if stream.blocked && stream.send.can_send() {
-                stream.blocked = false;
-                self.events.push_back(Event::Credit { id });
-            }
         }
+        self.unblock_streams();
         Ok(())
     }
 
@@ -109,6 +111,14 @@ impl Session {
             .into());
         }
         self.highest_peer = id.0;
+        if f.top_level && self.goaway_received {
+            return Err(Violation::OpenAfterGoAway(id).into());
+        }
+        if f.top_level && self.goaway_sent {
+            // Crossed our GOAWAY: the opener learns it was not accepted.
+            self.refuse(id, "the session is closing (GOAWAY sent)");
+            return Ok(());
+        }
         if self.remote_open >= self.config.max_streams {
             self.refuse(id, "too many open streams (MAX_STREAMS)");
             return Ok(());
@@ -173,7 +183,12 @@ impl Session {
     fn on_data(&mut self, f: Data) -> Result<(), Error> {
         let id = f.stream;
         let max_frame_size = self.config.max_frame_size;
+        let len = f.payload.len();
         let Some(stream) = self.live_stream(FrameType::DATA, id)? else {
+            // The sender spent session credit on it: account and return it
+            // at once, so frames racing our RESET cannot shrink the window.
+            self.on_session_data(len)?;
+            self.consumed_session(len);
             return Ok(());
         };
         check_peer_sending(stream, FrameType::DATA, id)?;
@@ -185,6 +200,7 @@ impl Session {
                 outstanding: o.outstanding,
                 limit: o.limit,
             })?;
+        self.on_session_data(len)?;
         self.events.push_back(Event::Data {
             id,
             payload: f.payload,
@@ -192,8 +208,33 @@ impl Session {
         Ok(())
     }
 
+    /// Accounts `len` received DATA bytes against the session window.
+    fn on_session_data(&mut self, len: usize) -> Result<(), Error> {
+        self.recv_session
+            .on_data(len, self.config.max_frame_size)
+            .map_err(|o| {
+                Violation::FlowControl {
+                    id: StreamId(0),
+                    outstanding: o.outstanding,
+                    limit: o.limit,
+                }
+                .into()
+            })
+    }
+
     fn on_credit(&mut self, f: Credit) -> Result<(), Error> {
         let id = f.stream;
+        if id.is_session() {
+            let unblocked = self
+                .send_session
+                .grant(u64::from(f.increment))
+                .map_err(|()| Violation::CreditOverflow(id))?;
+            if unblocked {
+                self.unblock_streams();
+            }
+            return Ok(());
+        }
+        let may_send = self.may_send_data();
         let Some(stream) = self.live_stream(FrameType::CREDIT, id)? else {
             return Ok(());
         };
@@ -212,7 +253,7 @@ impl Session {
             .send
             .grant(u64::from(f.increment))
             .map_err(|()| Violation::CreditOverflow(id))?;
-        if stream.blocked && stream.send.can_send() {
+        if stream.blocked && stream.send.can_send() && may_send {
             stream.blocked = false;
             self.events.push_back(Event::Credit { id });
         }
@@ -270,16 +311,14 @@ impl Session {
         .encode(&mut self.transmit);
     }
 
-    fn on_goaway(&mut self, f: GoAway) -> Result<(), Error> {
+    fn on_goaway(&mut self, now: Instant, f: GoAway) -> Result<(), Error> {
         if f.code != ErrorCode::NO_ERROR {
             return Err(Error::Remote {
                 code: f.code,
                 reason: f.reason,
             });
         }
-        tracing::debug!(reason = %f.reason, "peer sent GOAWAY");
-        self.end();
-        self.events.push_back(Event::GoAway { reason: f.reason });
+        self.on_peer_goaway(now, f.reason);
         Ok(())
     }
 }

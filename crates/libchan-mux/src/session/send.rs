@@ -4,7 +4,7 @@ use std::convert::Infallible;
 
 use bytes::BytesMut;
 
-use super::{Phase, Session, SEND_RESERVE};
+use super::{Event, Phase, Session, SEND_RESERVE};
 use crate::codes::FrameType;
 use crate::error::{SendError, StreamError};
 use crate::frame;
@@ -69,6 +69,7 @@ impl Session {
         if let Some(stream) = self.streams.get_mut(&id) {
             stream.send.consume(len);
         }
+        self.send_session.consume(len);
         Ok(())
     }
 
@@ -84,11 +85,58 @@ impl Session {
         if !stream.we_send() || stream.is_closed() || !stream.can_send() {
             return false;
         }
-        if stream.send.can_send() {
+        let ready = stream.send.can_send();
+        if ready && self.may_send_data() {
             return true;
         }
-        stream.blocked = true;
+        self.block(id);
         false
+    }
+
+    /// The largest DATA payload that may be sent now: the peer's
+    /// `MAX_FRAME_SIZE`, or before its HELLO the assumed 1024 bytes.
+    #[must_use]
+    pub fn max_payload(&self) -> usize {
+        self.peer_frame_limit()
+    }
+
+    /// Session credit left, and room in the send buffer: the conditions
+    /// every stream's DATA shares.
+    pub(super) fn may_send_data(&self) -> bool {
+        self.send_session.can_send() && self.transmit.len() < self.config.max_send_buffer
+    }
+
+    /// Marks `id` blocked (an `Event::Credit` is owed), and notes whether it
+    /// waits for the send buffer.
+    fn block(&mut self, id: StreamId) {
+        if self.transmit.len() >= self.config.max_send_buffer {
+            self.buffer_blocked = true;
+        }
+        if let Some(stream) = self.streams.get_mut(&id) {
+            stream.blocked = true;
+        }
+    }
+
+    /// The send buffer was taken: streams that waited for room may go.
+    pub(super) fn unblock_buffer(&mut self) {
+        if std::mem::take(&mut self.buffer_blocked) {
+            self.unblock_streams();
+        }
+    }
+
+    /// Emits `Event::Credit` for every blocked stream that may send now
+    /// (after session credit returned, the HELLO arrived, or the send
+    /// buffer was taken).
+    pub(super) fn unblock_streams(&mut self) {
+        if !self.may_send_data() {
+            return;
+        }
+        for (&id, stream) in &mut self.streams {
+            if stream.blocked && stream.send.can_send() && stream.can_send() {
+                stream.blocked = false;
+                self.events.push_back(Event::Credit { id });
+            }
+        }
     }
 
     /// Our current credit on `id` (negative in overdraft); 0 if we do not
@@ -116,8 +164,8 @@ impl Session {
         if !stream.can_send() {
             return Err(StreamError::NotSender(id).into());
         }
-        if !stream.send.can_send() {
-            stream.blocked = true;
+        if !stream.send.can_send() || !self.may_send_data() {
+            self.block(id);
             return Err(SendError::Blocked);
         }
         Ok(())

@@ -15,11 +15,13 @@ pub(crate) enum Timer {
     /// Nothing received since the last keepalive deadline: send a PING, or
     /// fail if the previous one went unanswered.
     Keepalive = 1,
+    /// A graceful close must have finished by this deadline.
+    Linger = 2,
 }
 
 impl Timer {
     /// Every timer, in table order.
-    pub(crate) const VALUES: [Self; 2] = [Self::Handshake, Self::Keepalive];
+    pub(crate) const VALUES: [Self; 3] = [Self::Handshake, Self::Keepalive, Self::Linger];
 }
 
 /// A deadline per [`Timer`], `None` when stopped.

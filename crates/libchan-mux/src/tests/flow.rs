@@ -313,3 +313,194 @@ fn large_windows_credit_in_u32_chunks() {
     assert_eq!(total, 1 << 33);
     assert_eq!(credits.len(), 3);
 }
+
+/// A pair whose acceptor grants a session window of 64 KiB, and 48 KiB per
+/// stream.
+fn small_session_pair() -> Pair {
+    let mut acceptor = config();
+    acceptor.session_window = 64 << 10;
+    acceptor.initial_window = 48 << 10;
+    Pair::connected_with(config(), acceptor)
+}
+
+#[test]
+fn the_session_window_bounds_data_across_streams() {
+    let mut pair = small_session_pair();
+    let a = pair
+        .dialer
+        .session
+        .open(StreamKind::OpenerSends, true)
+        .expect("open");
+    let b = pair
+        .dialer
+        .session
+        .open(StreamKind::OpenerSends, true)
+        .expect("open");
+    pair.dialer.session.send_data(a, &[0; 40 << 10]).expect("a");
+    pair.dialer
+        .session
+        .send_data(b, &[0; 30 << 10])
+        .expect("b: session credit 24 KiB left");
+    // Both streams still have credit of their own; the session has none.
+    assert!(pair.dialer.session.send_credit(a) > 0 && pair.dialer.session.send_credit(b) > 0);
+    assert_eq!(
+        pair.dialer.session.send_data(a, b"x"),
+        Err(SendError::Blocked)
+    );
+    assert_eq!(
+        pair.dialer.session.send_data(b, b"x"),
+        Err(SendError::Blocked)
+    );
+    pair.drive();
+    pair.acceptor.clear_events();
+    // Consuming returns stream credit, but only session credit unblocks.
+    pair.acceptor.session.consumed(a, 40 << 10);
+    pair.drive();
+    assert!(pair.dialer.events.is_empty(), "still no session credit");
+    pair.acceptor.session.consumed_session(40 << 10);
+    pair.drive();
+    let mut unblocked: Vec<StreamId> = pair
+        .dialer
+        .events
+        .drain(..)
+        .filter_map(|e| match e {
+            Event::Credit { id } => Some(id),
+            _ => None,
+        })
+        .collect();
+    unblocked.sort();
+    assert_eq!(
+        unblocked,
+        vec![a, b],
+        "every stream blocked on the session resumes"
+    );
+}
+
+#[test]
+fn data_beyond_the_session_window_is_a_flow_control_error() {
+    let mut pair = small_session_pair();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let id = pair
+            .dialer
+            .session
+            .open(StreamKind::OpenerSends, true)
+            .expect("open");
+        ids.push(id);
+    }
+    pair.drive();
+    pair.acceptor.clear_events();
+    // A peer that ignores the session window: 3 × 40 KiB > 64 KiB + 4 MiB? No:
+    // it must exceed window + one frame, so send frames of 1 MiB.
+    for (i, id) in ids.iter().enumerate() {
+        pair.acceptor.inject(
+            pair.now,
+            Data {
+                stream: *id,
+                payload: vec![i as u8; 40 << 10].into(),
+            },
+        );
+    }
+    assert!(
+        pair.acceptor.errors.is_empty(),
+        "120 KiB is within 64 KiB + one frame"
+    );
+    let mut big = config();
+    big.max_frame_size = 16 << 10;
+    big.session_window = 64 << 10;
+    let mut pair = Pair::connected_with(config(), big);
+    let id = pair
+        .dialer
+        .session
+        .open(StreamKind::OpenerSends, true)
+        .expect("open");
+    pair.drive();
+    pair.acceptor.clear_events();
+    for _ in 0..6 {
+        pair.acceptor.inject(
+            pair.now,
+            Data {
+                stream: id,
+                payload: vec![0; 16 << 10].into(),
+            },
+        );
+    }
+    assert!(matches!(
+        pair.acceptor.errors.as_slice(),
+        [Error::Protocol(Violation::FlowControl {
+            id: StreamId(0),
+            ..
+        })]
+    ));
+}
+
+#[test]
+fn data_for_an_ended_stream_returns_its_session_credit_at_once() {
+    let mut pair = Pair::connected();
+    let id = pair
+        .dialer
+        .session
+        .open(StreamKind::OpenerSends, true)
+        .expect("open");
+    pair.drive();
+    pair.acceptor
+        .session
+        .reset(id, ErrorCode::CANCEL, "not reading");
+    let _ = pair.acceptor.take_transmit();
+    // 9 MiB for the cancelled stream, racing the RESET: above half the
+    // default session window, so the credit goes back in one CREDIT.
+    for _ in 0..3 {
+        pair.acceptor.inject(
+            pair.now,
+            Data {
+                stream: id,
+                payload: vec![0; 3 << 20].into(),
+            },
+        );
+    }
+    assert!(pair.acceptor.errors.is_empty());
+    assert!(
+        frames(&pair.acceptor.take_transmit())
+            .iter()
+            .any(|f| matches!(
+                f,
+                Frame::Credit(Credit {
+                    stream: StreamId(0),
+                    ..
+                })
+            )),
+        "session credit for ignored DATA is returned"
+    );
+}
+
+#[test]
+fn a_full_send_buffer_blocks_data_until_it_is_taken() {
+    let mut dialer = config();
+    dialer.max_send_buffer = 8 << 10;
+    let mut pair = Pair::connected_with(dialer, config());
+    let id = pair
+        .dialer
+        .session
+        .open(StreamKind::OpenerSends, true)
+        .expect("open");
+    pair.dialer
+        .session
+        .send_data(id, &[1; 6 << 10])
+        .expect("room");
+    pair.dialer
+        .session
+        .send_data(id, &[2; 6 << 10])
+        .expect("a message may start below the mark");
+    assert_eq!(
+        pair.dialer.session.send_data(id, b"x"),
+        Err(SendError::Blocked)
+    );
+    assert!(!pair.dialer.session.poll_send_ready(id));
+    let _ = pair.dialer.session.poll_transmit().expect("frames queued");
+    assert_eq!(
+        pair.dialer.session.poll_event(),
+        Some(Event::Credit { id }),
+        "taking the buffer unblocks the stream"
+    );
+    pair.dialer.session.send_data(id, b"x").expect("room again");
+}

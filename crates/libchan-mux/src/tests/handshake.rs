@@ -51,6 +51,7 @@ fn peer_settings_reflect_the_peers_hello() {
             initial_window: 32 << 10,
             max_streams: 7,
             max_pending_opens: 3,
+            session_window: crate::config::DEFAULT_SESSION_WINDOW,
         })
     );
 }

@@ -184,9 +184,11 @@ fn nothing_is_read_after_a_failure() {
 }
 
 #[test]
-fn input_after_a_clean_goaway_is_ignored() {
+fn input_after_a_clean_close_is_ignored() {
     let mut pair = Pair::connected();
-    pair.dialer.session.goaway(ErrorCode::NO_ERROR, "done");
+    pair.dialer
+        .session
+        .goaway(pair.now, ErrorCode::NO_ERROR, "done");
     pair.drive();
     assert_eq!(
         pair.acceptor.next_event(),
@@ -194,6 +196,12 @@ fn input_after_a_clean_goaway_is_ignored() {
             reason: "done".into()
         })
     );
+    assert_eq!(pair.acceptor.next_event(), Some(Event::Drained));
+    assert!(matches!(
+        pair.dialer.next_event(),
+        Some(Event::GoAway { .. })
+    ));
+    assert_eq!(pair.dialer.next_event(), Some(Event::Drained));
     assert!(pair.acceptor.session.is_ended());
     pair.acceptor.feed(pair.now, b"garbage after the end");
     assert!(pair.acceptor.errors.is_empty());

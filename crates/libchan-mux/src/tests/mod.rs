@@ -1,5 +1,6 @@
 //! Behaviour tests: two sessions wired together in memory on virtual time.
 
+mod close;
 mod flow;
 mod handshake;
 mod input;

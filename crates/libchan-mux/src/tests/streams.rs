@@ -483,34 +483,11 @@ fn local_misuse_is_reported_not_sent() {
 }
 
 #[test]
-fn goaway_with_no_error_is_a_clean_end() {
-    let mut pair = Pair::connected();
-    let _id = opened(&mut pair, StreamKind::OpenerSends, true);
-    pair.acceptor
-        .session
-        .goaway(ErrorCode::NO_ERROR, "shutting down");
-    assert!(pair.acceptor.session.is_ended());
-    assert_eq!(
-        pair.acceptor.session.open(StreamKind::Bytes, true),
-        Err(StreamError::SessionEnded)
-    );
-    pair.drive();
-    assert_eq!(
-        pair.dialer.next_event(),
-        Some(Event::GoAway {
-            reason: "shutting down".into()
-        })
-    );
-    assert!(pair.dialer.errors.is_empty());
-    assert_eq!(pair.dialer.session.poll_timeout(), None);
-}
-
-#[test]
 fn goaway_with_an_error_code_is_a_remote_error() {
     let mut pair = Pair::connected();
     pair.acceptor
         .session
-        .goaway(ErrorCode::INTERNAL_ERROR, "disk full");
+        .goaway(pair.now, ErrorCode::INTERNAL_ERROR, "disk full");
     pair.drive();
     let want = Error::Remote {
         code: ErrorCode::INTERNAL_ERROR,

@@ -108,6 +108,15 @@ pub(super) fn valid_frames() -> Vec<(&'static str, Frame, &'static str)> {
             "128 KiB more credit for stream 1 (half the default window).",
         ),
         (
+            "credit_session",
+            Credit {
+                stream: StreamId(0),
+                increment: 8_388_608,
+            }
+            .into(),
+            "8 MiB more session credit (half the default session window), for all streams.",
+        ),
+        (
             "close",
             Close {
                 stream: StreamId(1),
@@ -124,6 +133,16 @@ pub(super) fn valid_frames() -> Vec<(&'static str, Frame, &'static str)> {
             }
             .into(),
             "The data receiver of stream 3 is gone.",
+        ),
+        (
+            "reset_aborted",
+            Reset {
+                stream: StreamId(1),
+                code: ErrorCode::ABORTED,
+                reason: "job failed".into(),
+            }
+            .into(),
+            "The data sender of stream 1 aborted it: the receiver gets an abort with the reason, not a clean end.",
         ),
         (
             "reset_refused_no_reason",
@@ -160,7 +179,7 @@ pub(super) fn valid_frames() -> Vec<(&'static str, Frame, &'static str)> {
                 reason: "shutting down".into(),
             }
             .into(),
-            "A clean end of the session.",
+            "Starts a graceful close; the peer answers with its own GOAWAY.",
         ),
         (
             "goaway_codec_mismatch",
@@ -263,7 +282,7 @@ pub(super) fn invalid_frames() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         (
             "data_on_stream_0",
             with_payload(0x02, 0, 0, b"x"),
-            "Stream frames never use stream 0.",
+            "Stream frames other than CREDIT never use stream 0.",
         ),
         (
             "open_unknown_kind",

@@ -8,6 +8,10 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::error::ByteStreamError;
+
+mod pipe;
+
 /// Size of each direction's buffer in an in-memory [`ByteStream::pair`].
 pub const PAIR_BUFFER: usize = 64 * 1024;
 
@@ -24,6 +28,14 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> DuplexIo for T {}
 /// it becomes a dedicated stream with its own flow control; over a unix
 /// socket a stream backed by a file descriptor is passed as the descriptor.
 /// Once sent, the local value is spent: reading or writing it fails.
+///
+/// # Ending
+///
+/// End-of-stream (a read of 0 bytes) always means the writer called
+/// `shutdown`. Anything else — a writer dropped without `shutdown`, a
+/// failing source, a reset, a lost session — is an `io::Error` whose inner
+/// error is a [`ByteStreamError`] naming the cause
+/// ([`ByteStreamError::of`] gets it back), on both sides.
 pub struct ByteStream {
     // A mutex so that `Serialize` (which only sees `&self`) can take the IO
     // out when the stream is sent; reads and writes use `get_mut`, no lock.
@@ -44,7 +56,12 @@ impl ByteStream {
         }
     }
 
-    /// Two connected in-memory streams: what one writes the other reads.
+    /// Two connected in-memory streams: what one writes the other reads,
+    /// each direction buffering up to [`PAIR_BUFFER`] bytes.
+    ///
+    /// End-of-stream means the writer called `shutdown`; a writer dropped
+    /// without it makes the reader fail with [`ByteStreamError::Aborted`]
+    /// after the data, so an abandoned transfer never reads as complete.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -58,7 +75,7 @@ impl ByteStream {
     /// # });
     /// ```
     pub fn pair() -> (ByteStream, ByteStream) {
-        let (a, b) = tokio::io::duplex(PAIR_BUFFER);
+        let (a, b) = pipe::pipe(PAIR_BUFFER);
         (ByteStream::new(a), ByteStream::new(b))
     }
 
@@ -87,10 +104,7 @@ impl ByteStream {
             .unwrap_or_else(PoisonError::into_inner)
         {
             Some(io) => Ok(io.as_mut()),
-            None => Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "this byte stream was sent in a message and can no longer be used here",
-            )),
+            None => Err(ByteStreamError::Spent.into()),
         }
     }
 }
