@@ -46,11 +46,20 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use libchan_core::SessionError;
-use libchan_mux::driver::{spawn, MuxSession, SessionConfig};
+use libchan_mux::driver::{spawn, spawn_guarded, MuxSession, SessionConfig};
 use libchan_mux::Role;
 use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::sync::Semaphore;
+
+/// Default most sessions a [`Listener`] keeps at once: 1024. Each costs at
+/// most its session budget (see `docs/RELIABILITY.md`: about 26 MiB with
+/// the default limits, almost all of it only while a peer fills its
+/// windows), so the default bounds what one listener can be made to hold;
+/// raise it with [`Listener::with_max_sessions`] for many idle clients.
+pub const DEFAULT_MAX_SESSIONS: usize = 1024;
 
 #[doc(no_inline)]
 pub use libchan_mux::driver::{MuxSession as TcpSession, SessionConfig as Config};
@@ -74,26 +83,59 @@ pub fn serve(stream: TcpStream, config: SessionConfig) -> Result<MuxSession, Ses
     spawn(stream, Role::Acceptor, config)
 }
 
-/// Accepts TCP connections, one session each.
+/// Accepts TCP connections, one session each, at most
+/// [`max_sessions`](Self::with_max_sessions) at once.
 #[derive(Debug)]
 pub struct Listener {
     inner: tokio::net::TcpListener,
     config: SessionConfig,
+    /// One permit per session that may run; a session holds its permit
+    /// until its connection is finished.
+    slots: Arc<Semaphore>,
 }
 
 impl Listener {
-    /// Binds to `addr` (`"127.0.0.1:0"` picks a free port).
+    /// Binds to `addr` (`"127.0.0.1:0"` picks a free port), keeping at most
+    /// [`DEFAULT_MAX_SESSIONS`] sessions at once.
     pub async fn bind(addr: impl ToSocketAddrs, config: SessionConfig) -> io::Result<Self> {
         Ok(Listener {
             inner: tokio::net::TcpListener::bind(addr).await?,
             config,
+            slots: Arc::new(Semaphore::new(DEFAULT_MAX_SESSIONS)),
         })
     }
 
+    /// Keeps at most `max` sessions (at least 1) at once: beyond it,
+    /// [`accept`](Self::accept) waits until one ends, and new connections
+    /// wait in the kernel's backlog.
+    #[must_use]
+    pub fn with_max_sessions(mut self, max: usize) -> Self {
+        self.slots = Arc::new(Semaphore::new(max.max(1)));
+        self
+    }
+
     /// Waits for the next connection and starts its session as the acceptor.
+    ///
+    /// Waits first for a free session slot. Cancel-safe. An error concerns
+    /// one connection (a failed `accept(2)`, say, as with too many open
+    /// files) or the listener: keep accepting after it, perhaps after a
+    /// short pause.
     pub async fn accept(&self) -> Result<(MuxSession, SocketAddr), SessionError> {
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the listener never closes its semaphore");
         let (stream, peer) = self.inner.accept().await?;
-        Ok((serve(stream, self.config.clone())?, peer))
+        stream.set_nodelay(true)?;
+        let session = spawn_guarded(stream, Role::Acceptor, self.config.clone(), slot)?;
+        Ok((session, peer))
+    }
+
+    /// Session slots free right now.
+    pub fn available_sessions(&self) -> usize {
+        self.slots.available_permits()
     }
 
     /// The address the listener is bound to.

@@ -433,3 +433,47 @@ async fn a_peer_that_floods_without_reading_is_cut_off_not_buffered_forever() {
         "the connection was closed before 256 MiB of flood ({sent} bytes sent)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_reference_resets_the_stream_with_unknown_reference() {
+    let raw = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = raw.local_addr().expect("addr");
+    // The peer opens a channel and sends a message naming stream 100,
+    // which it never opened; it reports the code of the RESET it gets.
+    let peer = tokio::spawn(async move {
+        let (mut sock, _) = raw.accept().await.expect("accept");
+        let mut proto = scripted_acceptor();
+        let id = proto.open(StreamKind::OpenerSends, true).expect("open");
+        proto
+            .send_data(id, br#"{"kind":"sender","id":100}"#)
+            .expect("send");
+        let out = proto.poll_transmit().expect("frames");
+        sock.write_all(&out).await.expect("write");
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = sock.read(&mut buf).await.expect("read");
+            assert!(n > 0, "the connection closed before a RESET");
+            proto
+                .handle_input(Instant::now(), &buf[..n])
+                .expect("valid input");
+            while let Some(event) = proto.poll_event() {
+                if let libchan_mux::Event::Reset { id: got, code, .. } = event {
+                    assert_eq!(got, id);
+                    return code;
+                }
+            }
+        }
+    });
+    let session = connect(addr, Config::new(Json)).await.expect("connect");
+    let mut rx = within("accept", session.accept::<libchan_core::Sender<u32>>())
+        .await
+        .expect("accept")
+        .expect("the peer's channel");
+    let got = within("recv", rx.recv()).await;
+    assert!(
+        matches!(got, Err(ChannelError::Decode(_))),
+        "a message naming an unknown stream does not decode, got {got:?}"
+    );
+    let code = within("the peer", peer).await.expect("peer");
+    assert_eq!(code, libchan_mux::ErrorCode::UNKNOWN_REFERENCE);
+}

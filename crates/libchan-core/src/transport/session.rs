@@ -40,6 +40,12 @@ pub struct SessionStats {
     pub forwarders: usize,
     /// Top-level channels the peer opened that nobody accepted yet.
     pub pending_accepts: usize,
+    /// Bytes received from the peer that the application has not consumed
+    /// yet (messages waiting for `recv` or `accept`, unread byte-stream
+    /// data), as the session's flow control counts them.
+    pub buffered_in: u64,
+    /// Bytes queued for the connection and not yet handed to the writer.
+    pub buffered_out: u64,
 }
 
 /// One end of a connection between two peers, over which either side opens

@@ -185,6 +185,11 @@ pub(crate) async fn writer<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W
                 shared.end(SessionError::from(e));
                 return;
             }
+            if shared.lock().proto.transmit_len() > 0 {
+                // The events just processed queued frames (a parked message
+                // that may go now): write them before sleeping.
+                continue;
+            }
             shared.writer_wake.notified().await;
             // Let the tasks that woke us queue more frames first: one
             // write then carries many small messages.

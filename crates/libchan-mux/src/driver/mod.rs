@@ -286,6 +286,8 @@ impl Session for MuxSession {
         stats.streams = st.proto.stream_count();
         stats.forwarders = st.streams.values().filter(|e| e.forwarder).count();
         stats.pending_accepts = st.accept.len();
+        stats.buffered_in = st.proto.session_buffered();
+        stats.buffered_out = st.proto.transmit_len() as u64;
         stats
     }
 }

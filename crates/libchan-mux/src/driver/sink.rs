@@ -178,15 +178,19 @@ impl MuxSink {
             Err(SendError::Blocked) => {
                 // No credit, a full send buffer, or (before the peer's
                 // HELLO) a message above the assumed size limit: keep it and
-                // send it when the stream may send again. Only in the last
-                // case is the outcome open (the peer's real limit may be
-                // smaller still): then the `send` waits for it.
+                // send it when the stream may send again. Without credit the
+                // `send` returns at once (later ones queue in the channel,
+                // bounded by its capacity). With the send buffer full it
+                // waits: that is what holds back a producer spreading over
+                // many channels. Before the HELLO the outcome is open (the
+                // peer's real limit may be smaller still): it waits for it.
                 let uncertain =
                     st.proto.peer_settings().is_none() && payload.len() > st.proto.max_payload();
+                let wait = uncertain || st.proto.send_buffer_full();
                 let Some(entry) = st.streams.get_mut(&self.id) else {
                     return Err(ChannelError::Closed);
                 };
-                let (ticket, resolver) = if uncertain {
+                let (ticket, resolver) = if wait {
                     let (t, r) = send_ticket();
                     (Some(t), Some(r))
                 } else {

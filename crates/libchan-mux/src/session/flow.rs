@@ -116,6 +116,11 @@ impl RecvWindow {
         Ok(())
     }
 
+    /// Received bytes the application has not consumed yet.
+    pub(crate) fn buffered(&self) -> u64 {
+        self.buffered
+    }
+
     /// The application consumed `n` bytes (clamped to what was received and
     /// not yet consumed, so a buggy caller cannot mint credit). Returns the
     /// increment to send once half a window has accumulated.

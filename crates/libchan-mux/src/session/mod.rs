@@ -512,6 +512,13 @@ impl Session {
         usize::try_from(self.local_open.saturating_add(self.remote_open)).unwrap_or(usize::MAX)
     }
 
+    /// DATA bytes received and not yet reported consumed: the part of the
+    /// session window in use (at most `session_window` + one frame).
+    #[must_use]
+    pub fn session_buffered(&self) -> u64 {
+        self.recv_session.buffered()
+    }
+
     /// Peer-opened nested streams not yet claimed.
     #[must_use]
     pub fn pending_count(&self) -> usize {

@@ -93,6 +93,13 @@ impl Session {
         false
     }
 
+    /// Whether `max_send_buffer` bytes wait unwritten: DATA is refused
+    /// (`Blocked`) until the transmit buffer is taken.
+    #[must_use]
+    pub fn send_buffer_full(&self) -> bool {
+        self.transmit.len() >= self.config.max_send_buffer
+    }
+
     /// The largest DATA payload that may be sent now: the peer's
     /// `MAX_FRAME_SIZE`, or before its HELLO the assumed 1024 bytes.
     #[must_use]
