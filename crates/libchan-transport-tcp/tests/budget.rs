@@ -299,3 +299,39 @@ async fn a_listener_keeps_at_most_its_session_cap() {
     assert_eq!(within("recv", rx.recv()).await.expect("recv"), Some(7));
     drop(clients);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_receiver_holds_the_sender_to_its_channel_bound() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let listener = Listener::bind("127.0.0.1:0", Config::new(Json))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (client, server) = tokio::join!(connect(addr, Config::new(Json)), listener.accept());
+    let client = client.expect("connect");
+    let (server, _) = server.expect("accept");
+    within("the handshake", client.handshake())
+        .await
+        .expect("handshake");
+    let tx = client.open::<String>().expect("open");
+    // Accepted, then never read.
+    let rx = within("accept", server.accept::<String>())
+        .await
+        .expect("accept")
+        .expect("channel");
+    let four_mib = "w".repeat((4 << 20) - 16);
+    let peak = Peak::start();
+    let sent = within("sends to stall", sends_until_stalled(&tx, &four_mib, 256)).await;
+    eprintln!(
+        "stalled receiver, ~4 MiB messages: {sent} sends completed; peak RSS growth {:.1} MiB \
+         (both ends in this process)",
+        peak.growth()
+    );
+    // The channel's capacity (32), one parked, and what the receiver's
+    // window let through (one message in overdraft).
+    assert!(
+        sent <= 32 + 3,
+        "{sent} sends completed into a stalled receiver"
+    );
+    drop(rx);
+}
