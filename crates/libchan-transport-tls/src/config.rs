@@ -54,10 +54,7 @@ fn certificates(
     Ok(certs)
 }
 
-fn private_key(
-    source: Source<'_>,
-    pem: Option<&[u8]>,
-) -> Result<PrivateKeyDer<'static>, TlsError> {
+fn private_key(source: Source<'_>, pem: Option<&[u8]>) -> Result<PrivateKeyDer<'static>, TlsError> {
     let found = match (&source, pem) {
         (_, Some(bytes)) => PrivateKeyDer::from_pem_slice(bytes),
         (Source::File(path), None) => PrivateKeyDer::from_pem_file(path),

@@ -213,7 +213,10 @@ impl TlsError {
     }
 
     pub(crate) fn io(remote: &Remote, err: io::Error) -> TlsError {
-        match err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        match err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+        {
             Some(tls) => from_rustls(remote, tls),
             None => TlsError::Io {
                 remote: remote.clone(),

@@ -133,8 +133,7 @@ pub async fn connect(
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 let deadline = Instant::now() + config.limits.handshake_timeout;
-                return session::dial(stream, server_name, tls, config, Some(addr), deadline)
-                    .await;
+                return session::dial(stream, server_name, tls, config, Some(addr), deadline).await;
             }
             Err(e) => last_error = Some((addr, e)),
         }

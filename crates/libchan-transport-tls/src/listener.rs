@@ -53,7 +53,11 @@ impl Listener {
         tls: ServerTls,
         config: SessionConfig,
     ) -> io::Result<Self> {
-        Ok(Listener::from_tcp(TcpListener::bind(addr).await?, tls, config))
+        Ok(Listener::from_tcp(
+            TcpListener::bind(addr).await?,
+            tls,
+            config,
+        ))
     }
 
     /// Accepts on an already bound TCP listener.
