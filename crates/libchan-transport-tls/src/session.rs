@@ -2,9 +2,13 @@
 //! ALPN check, then the libchan handshake, all within one deadline.
 
 use std::fmt;
+use std::io;
 use std::net::SocketAddr;
 use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use libchan_core::transport::{ExportedReceiver, IncomingEnd};
@@ -12,7 +16,7 @@ use libchan_core::{Session, SessionError, SessionId, SessionStats};
 use libchan_mux::driver::{spawn, MuxSession, SessionConfig};
 use libchan_mux::Role;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
 use crate::error::Remote;
@@ -179,6 +183,10 @@ fn check_alpn(negotiated: Option<&[u8]>, remote: &Remote) -> Result<(), TlsError
 /// its handshake, so that a peer refusing us after the TLS handshake (a
 /// TLS 1.3 server rejecting the client's certificate sends its alert only
 /// then) is an error here, not a session that breaks at first use.
+///
+/// A peer that completed the handshake, sent something and went away at
+/// once is a session that was established and then lost: it is returned,
+/// so that what the peer sent is still delivered before the loss.
 async fn start<S>(
     stream: S,
     role: Role,
@@ -188,18 +196,35 @@ async fn start<S>(
     deadline: Instant,
 ) -> Result<TlsSession, TlsError>
 where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let timeout = config.limits.handshake_timeout;
+    let spoke = Arc::new(AtomicBool::new(false));
+    let stream = Watched {
+        inner: stream,
+        spoke: spoke.clone(),
+    };
     let session = spawn(stream, role, config).map_err(|e| TlsError::Session {
         remote: remote.clone(),
         source: e,
     })?;
+    let established = TlsSession {
+        inner: session.clone(),
+        tls: Arc::new(info),
+    };
     match tokio::time::timeout_at(deadline, session.handshake()).await {
-        Ok(Ok(_codec)) => Ok(TlsSession {
-            inner: session,
-            tls: Arc::new(info),
-        }),
+        Ok(Ok(_codec)) => Ok(established),
+        Ok(Err(SessionError::Closed | SessionError::ConnectionLost(_) | SessionError::Io(_)))
+            if spoke.load(Ordering::Acquire) =>
+        {
+            Ok(established)
+        }
+        // The session's own handshake timer started after ours and fires no
+        // earlier: a failure at the deadline is the deadline.
+        Ok(Err(SessionError::Handshake(_))) if Instant::now() >= deadline => {
+            session.abort("the handshake timed out");
+            Err(TlsError::HandshakeTimeout { remote, timeout })
+        }
         Ok(Err(e)) => {
             session.abort("the handshake failed");
             Err(TlsError::session(&remote, e))
@@ -208,5 +233,58 @@ where
             session.abort("the handshake timed out");
             Err(TlsError::HandshakeTimeout { remote, timeout })
         }
+    }
+}
+
+/// The TLS stream, noting when the first application data from the peer
+/// arrives: from then on the peer has accepted us (alerts come instead of
+/// data) and the session exists, whatever happens next.
+struct Watched<S> {
+    inner: S,
+    spoke: Arc<AtomicBool>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.spoke.store(true, Ordering::Release);
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
