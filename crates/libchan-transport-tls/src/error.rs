@@ -232,6 +232,12 @@ impl TlsError {
         if let Some(tls) = TlsError::rustls_cause(&err) {
             return from_rustls(remote, tls);
         }
+        if let SessionError::Io(source) = err {
+            return TlsError::Io {
+                remote: remote.clone(),
+                source,
+            };
+        }
         TlsError::Session {
             remote: remote.clone(),
             source: err,
