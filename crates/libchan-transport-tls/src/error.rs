@@ -446,4 +446,32 @@ mod tests {
             TlsError::Io { .. }
         ));
     }
+
+    #[test]
+    fn session_errors_keep_tls_and_io_causes_visible() {
+        let alert = SessionError::from(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(AlertDescription::CertificateRequired),
+        ));
+        assert!(matches!(
+            TlsError::session(&remote(), alert),
+            TlsError::ClientCertificateRequired {
+                rejected_by: Initiator::Remote,
+                ..
+            }
+        ));
+        let reset = SessionError::from(io::Error::new(io::ErrorKind::ConnectionReset, "reset"));
+        assert!(matches!(
+            TlsError::session(&remote(), reset),
+            TlsError::Io { .. }
+        ));
+        let mismatch = SessionError::CodecMismatch {
+            local: vec!["json".into()],
+            remote: vec!["xml".into()],
+        };
+        assert!(matches!(
+            TlsError::session(&remote(), mismatch),
+            TlsError::Session { .. }
+        ));
+    }
 }

@@ -385,3 +385,34 @@ async fn a_clean_close_is_a_clean_end_over_tls() {
         "a closed session ends accept cleanly, got {next:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_handshake_limit_connections_wait_their_turn() {
+    let pki = Pki::new(false);
+    let listener = Listener::bind(
+        "127.0.0.1:0",
+        pki.server.clone(),
+        with_handshake_timeout(Duration::from_millis(300)),
+    )
+    .await
+    .expect("bind")
+    .max_concurrent_handshakes(1);
+    let addr = listener.local_addr().expect("addr");
+    // The silent client takes the only slot; the honest one waits in the
+    // backlog (with a patient timeout of its own) until the slot frees.
+    let _stalled = slowloris(addr).await;
+    let patient = with_handshake_timeout(Duration::from_secs(20));
+    let (client, first, second) = within("both connections", async {
+        let client = connect(addr, "localhost", &pki.client, patient);
+        let accepts = async { (listener.accept().await, listener.accept().await) };
+        let (client, (first, second)) = tokio::join!(client, accepts);
+        (client, first, second)
+    })
+    .await;
+    assert!(
+        matches!(first, Err(TlsError::HandshakeTimeout { .. })),
+        "the stalled client comes first and times out, got {first:?}"
+    );
+    second.expect("then the honest client is accepted");
+    client.expect("connect");
+}
