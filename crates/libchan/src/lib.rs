@@ -6,7 +6,7 @@
 //! its own reply channel, its own stdin/stdout, its own event feed.
 //!
 //! Pick the pieces with cargo features: one per codec (`json`, `msgpack`,
-//! `xml`, `protobuf`) and one per transport (`inmem`, `tcp`), for example
+//! `xml`, `protobuf`) and one per transport (`inmem`, `tcp`, `tls`), for example
 //! `libchan = { version = "0.1", features = ["msgpack", "tcp"] }`.
 //!
 //! ## Choosing a codec
@@ -122,6 +122,17 @@ pub mod codec {
 pub mod tcp {
     #[doc(inline)]
     pub use libchan_transport_tcp::{connect, serve, Config, Listener, TcpSession};
+}
+
+/// TLS (rustls) over TCP or any byte stream: [`connect`](tls::connect),
+/// [`Listener`](tls::Listener), [`connect_over`](tls::connect_over) /
+/// [`accept_over`](tls::accept_over), the TLS configuration
+/// ([`ClientTls`](tls::ClientTls), [`ServerTls`](tls::ServerTls)) and the
+/// peer's verified identity ([`TlsSession::peer_identity`](tls::TlsSession::peer_identity)).
+#[cfg(feature = "tls")]
+pub mod tls {
+    #[doc(inline)]
+    pub use libchan_transport_tls::*;
 }
 
 /// The in-process transport: a connected pair of sessions.
