@@ -224,19 +224,22 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let sent = request.clone();
-    let (ws, response) =
-        tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config(&config)))
-            .await
-            .map_err(|e| match e {
-                tungstenite::Error::Http(response) => Error::Refused {
-                    status: response.status(),
-                    body: response
-                        .body()
-                        .as_ref()
-                        .map(|b| String::from_utf8_lossy(b).into_owned()),
-                },
-                other => Error::Handshake(other),
-            })?;
+    let (ws, response) = tokio_tungstenite::client_async_with_config(
+        request,
+        stream,
+        Some(websocket_config(&config)),
+    )
+    .await
+    .map_err(|e| match e {
+        tungstenite::Error::Http(response) => Error::Refused {
+            status: response.status(),
+            body: response
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+        },
+        other => Error::Handshake(other),
+    })?;
     let (parts, _) = response.into_parts();
     Ok(WsSession::start(
         ws,

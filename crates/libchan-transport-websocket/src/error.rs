@@ -247,6 +247,9 @@ mod tests {
             Rejection::new(StatusCode::OK, "no").status,
             StatusCode::INTERNAL_SERVER_ERROR
         );
-        assert_eq!(Rejection::unauthorized("x").status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            Rejection::unauthorized("x").status,
+            StatusCode::UNAUTHORIZED
+        );
     }
 }

@@ -278,7 +278,9 @@ mod tests {
         peer.send(Message::Ping(Bytes::from_static(b"p")))
             .await
             .expect("ping");
-        peer.send(Message::binary(&b"chan"[..])).await.expect("send");
+        peer.send(Message::binary(&b"chan"[..]))
+            .await
+            .expect("send");
         let mut got = [0u8; 7];
         io.read_exact(&mut got).await.expect("read");
         assert_eq!(&got, b"libchan");

@@ -85,7 +85,7 @@ pub use session::WsSession;
 
 #[doc(no_inline)]
 pub use libchan_mux::driver::SessionConfig as Config;
-/// The `http` crate's types used in upgrade requests and responses.
-pub use tokio_tungstenite::tungstenite::http;
 /// rustls, for [`Connector::with_tls`] and [`Server::with_tls`].
 pub use rustls;
+/// The `http` crate's types used in upgrade requests and responses.
+pub use tokio_tungstenite::tungstenite::http;

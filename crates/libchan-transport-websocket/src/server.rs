@@ -14,9 +14,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, Mutex, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
-use tokio_tungstenite::tungstenite::handshake::server::{
-    create_response_with_body, ErrorResponse,
-};
+use tokio_tungstenite::tungstenite::handshake::server::{create_response_with_body, ErrorResponse};
 use tokio_tungstenite::tungstenite::http::{header, HeaderValue, Request, Response, StatusCode};
 use tokio_tungstenite::tungstenite::{self, protocol::Role as WsRole};
 use tokio_tungstenite::WebSocketStream;
@@ -226,8 +224,7 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let ws =
-        WebSocketStream::from_raw_socket(io, WsRole::Server, Some(websocket_config(&config)))
-            .await;
+        WebSocketStream::from_raw_socket(io, WsRole::Server, Some(websocket_config(&config))).await;
     Ok(WsSession::start(ws, Role::Acceptor, config, request, None)?)
 }
 

@@ -36,9 +36,7 @@ impl Harness for Ws {
             }
             None => ("ws", Connector::new()),
         };
-        let listener = Listener::bind("127.0.0.1:0", server)
-            .await
-            .expect("bind");
+        let listener = Listener::bind("127.0.0.1:0", server).await.expect("bind");
         let proxy = Proxy::start(listener.local_addr().expect("addr"))
             .await
             .expect("proxy");
