@@ -120,6 +120,8 @@ impl Server {
     {
         let mut seen: Option<Request<()>> = None;
         let mut refused: Option<Rejection> = None;
+        // The signature is tungstenite's: its error is the HTTP answer.
+        #[allow(clippy::result_large_err)]
         let callback = |req: &Request<()>, response: Response<()>| {
             seen = Some(req.clone());
             if let Some(check) = &self.check {
