@@ -69,6 +69,10 @@ pub(crate) struct WsIo<S> {
     close_queued: bool,
     /// The close frame was flushed (or could not be).
     close_flushed: bool,
+    /// The peer's close code and reason, once its close frame was read:
+    /// later writes fail with the same error, so the session ends with it
+    /// whichever of its tasks notices first.
+    closed_by_peer: Option<(u16, String)>,
 }
 
 impl<S> WsIo<S> {
@@ -82,7 +86,21 @@ impl<S> WsIo<S> {
             },
             close_queued: false,
             close_flushed: false,
+            closed_by_peer: None,
         }
+    }
+
+    /// The error a close frame from the peer ends the session with.
+    fn closed_error(&self) -> Option<io::Error> {
+        self.closed_by_peer.as_ref().map(|(code, reason)| {
+            io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                Error::ClosedByPeer {
+                    code: *code,
+                    reason: reason.clone(),
+                },
+            )
+        })
     }
 
     /// Records the close code that answers a violation, and returns the
@@ -174,10 +192,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsIo<S> {
                         Some(f) => (u16::from(f.code), f.reason.as_str().to_owned()),
                         None => (u16::from(CloseCode::Status), String::new()),
                     };
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::ConnectionAborted,
-                        Error::ClosedByPeer { code, reason },
-                    )));
+                    this.closed_by_peer = Some((code, reason));
+                    let err = this.closed_error().expect("recorded just above");
+                    return Poll::Ready(Err(err));
                 }
                 Some(Err(e)) => return Poll::Ready(Err(this.read_error(e))),
             }
@@ -191,6 +208,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsIo<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if let Some(err) = self.closed_error() {
+            return Poll::Ready(Err(err));
+        }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -203,7 +223,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsIo<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.ws).poll_flush(cx).map_err(write_error)
+        // Flushing still sends tungstenite's answer to a peer's close.
+        let flushed = ready!(Pin::new(&mut self.ws).poll_flush(cx));
+        Poll::Ready(match self.closed_error() {
+            Some(err) => Err(err),
+            None => flushed.map_err(write_error),
+        })
     }
 
     /// Sends our close frame (normal closure, or the code naming the
@@ -360,6 +385,24 @@ mod tests {
             }
             other => panic!("expected ClosedByPeer, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn writes_after_the_peers_close_fail_with_the_same_error() {
+        let (mut io, mut peer) = pair().await;
+        peer.send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Again,
+            reason: "later".into(),
+        })))
+        .await
+        .expect("close");
+        let mut buf = [0u8; 8];
+        io.read(&mut buf).await.expect_err("closed");
+        let err = io.write_all(b"late").await.expect_err("closed");
+        assert!(
+            matches!(inner(&err), Error::ClosedByPeer { code: 1013, .. }),
+            "got {err:?}"
+        );
     }
 
     #[tokio::test]
