@@ -85,6 +85,10 @@ impl Session for TlsSession {
         self.inner.close().await
     }
 
+    fn abort(&self, reason: &str) {
+        self.inner.abort(reason);
+    }
+
     fn stats(&self) -> SessionStats {
         self.inner.stats()
     }

@@ -49,6 +49,10 @@ impl Harness for TlsOverTcp {
             proxy.sever();
         }
     }
+
+    fn max_message_size(&self) -> Option<usize> {
+        Some(libchan_mux::config::DEFAULT_MAX_FRAME_SIZE as usize)
+    }
 }
 
 fn tcp(codec: impl Codec) -> TlsOverTcp {
@@ -77,6 +81,10 @@ impl Harness for TlsOverUnix {
 
     async fn sever(&self, _dialer: &TlsSession, _acceptor: &TlsSession) {
         self.relays.sever();
+    }
+
+    fn max_message_size(&self) -> Option<usize> {
+        Some(libchan_mux::config::DEFAULT_MAX_FRAME_SIZE as usize)
     }
 }
 

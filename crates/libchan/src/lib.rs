@@ -6,7 +6,8 @@
 //! its own reply channel, its own stdin/stdout, its own event feed.
 //!
 //! Pick the pieces with cargo features: one per codec (`json`, `msgpack`,
-//! `xml`, `protobuf`) and one per transport (`inmem`, `tcp`, `tls`), for example
+//! `xml`, `protobuf`) and one per transport (`inmem`, `tcp`, `tls`, `websocket`), for
+//! example
 //! `libchan = { version = "0.1", features = ["msgpack", "tcp"] }`.
 //!
 //! ## Choosing a codec
@@ -133,6 +134,21 @@ pub mod tcp {
 pub mod tls {
     #[doc(inline)]
     pub use libchan_transport_tls::*;
+}
+
+/// WebSocket: libchan in binary messages, [`connect`](websocket::connect)
+/// (`ws://`, or `wss://` through a [`Connector`](websocket::Connector) with
+/// rustls), [`Listener`](websocket::Listener) / [`Server`](websocket::Server)
+/// (with a request check for authentication), and
+/// [`accept_upgraded`](websocket::accept_upgraded) to mount an endpoint in
+/// an existing HTTP server.
+#[cfg(feature = "websocket")]
+pub mod websocket {
+    #[doc(inline)]
+    pub use libchan_transport_websocket::{
+        accept, accept_upgraded, connect, connect_with_request, http, rustls, upgrade_response,
+        Config, Connector, Error, Listener, Rejection, Server, WsSession,
+    };
 }
 
 /// The in-process transport: a connected pair of sessions.
