@@ -48,7 +48,7 @@ pub mod nest;
 mod request;
 pub mod transport;
 
-pub use byte_stream::{ByteStream, DuplexIo};
+pub use byte_stream::{ByteStream, DuplexIo, PAIR_BUFFER};
 pub use chan::{pipe, pipe_with_capacity, Receiver, SendFuture, Sender};
 pub use codec::{Codec, Payload, SerdeCodec};
 pub use error::{

@@ -24,7 +24,7 @@
 //!
 //! * Exactly-once, ordered delivery per sender; no encoding, so any
 //!   [`Payload`](libchan_core::Payload) type works and nothing can fail to decode.
-//! * [`Session::abort`](libchan_core::Session::abort) breaks the pair as a
+//! * [`Session::abort`] breaks the pair as a
 //!   lost connection would: every top-level channel opened over it breaks
 //!   (receivers get [`ChannelError::SessionLost`](libchan_core::ChannelError)
 //!   after what is queued). Ends nested in messages are plain in-memory

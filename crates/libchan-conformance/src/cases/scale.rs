@@ -65,6 +65,18 @@ pub async fn slow_receiver_makes_the_sender_wait<H: Harness>(h: &H) {
     // 1 GiB of 1 KiB messages: far beyond any sane window.
     const LIMIT: usize = 1 << 20;
     let (dialer, acceptor) = h.pair().await;
+    // Until the peer's handshake arrives, a message above the smallest
+    // frame limit any peer may have waits for it: have it arrive first.
+    let hello = acceptor.open::<u8>().expect("open");
+    hello.send(1).await.expect("send");
+    let mut hello_rx = within("accept", dialer.accept::<u8>())
+        .await
+        .expect("accept")
+        .expect("channel");
+    assert_eq!(
+        within("recv", hello_rx.recv()).await.expect("recv"),
+        Some(1)
+    );
     let tx = dialer.open::<Blob>().expect("open");
     let mut rx = within("accept", acceptor.accept::<Blob>())
         .await
