@@ -160,6 +160,9 @@ impl SettingId {
     pub const MAX_PENDING_OPENS: Self = Self(4);
     /// Credit (bytes) the HELLO sender grants for all streams together.
     pub const SESSION_WINDOW: Self = Self(5);
+    /// Most passed file descriptors the HELLO sender holds unclaimed; 0
+    /// (the default): it cannot receive descriptors.
+    pub const MAX_PENDING_FDS: Self = Self(6);
 
     /// The name this specification gives the setting, if it is a known one.
     #[must_use]
@@ -170,6 +173,7 @@ impl SettingId {
             3 => "MAX_STREAMS",
             4 => "MAX_PENDING_OPENS",
             5 => "SESSION_WINDOW",
+            6 => "MAX_PENDING_FDS",
             _ => return None,
         })
     }
@@ -234,6 +238,10 @@ pub enum StreamKind {
     OpenerReceives,
     /// `2`: a byte stream; both sides send.
     Bytes,
+    /// `3`: a file descriptor passed beside the OPEN frame (SCM_RIGHTS on a
+    /// unix socket); no DATA flows on the stream. Nested only, and only
+    /// toward a peer that announced `MAX_PENDING_FDS` > 0.
+    Fd,
 }
 
 impl StreamKind {
@@ -244,6 +252,7 @@ impl StreamKind {
             Self::OpenerSends => 0,
             Self::OpenerReceives => 1,
             Self::Bytes => 2,
+            Self::Fd => 3,
         }
     }
 
@@ -254,6 +263,7 @@ impl StreamKind {
             0 => Some(Self::OpenerSends),
             1 => Some(Self::OpenerReceives),
             2 => Some(Self::Bytes),
+            3 => Some(Self::Fd),
             _ => None,
         }
     }
@@ -301,9 +311,10 @@ mod tests {
             StreamKind::OpenerSends,
             StreamKind::OpenerReceives,
             StreamKind::Bytes,
+            StreamKind::Fd,
         ] {
             assert_eq!(StreamKind::from_wire(kind.to_wire()), Some(kind));
         }
-        assert_eq!(StreamKind::from_wire(3), None);
+        assert_eq!(StreamKind::from_wire(4), None);
     }
 }

@@ -65,6 +65,13 @@ pub const MIN_SESSION_WINDOW: u64 = 64 << 10;
 /// announced.
 pub const DEFAULT_MAX_SEND_BUFFER: usize = 1 << 20;
 
+/// Default most passed file descriptors held unclaimed: 256, announced only
+/// over a link that can carry descriptors (a unix socket; elsewhere the
+/// driver announces 0). Each costs a slot in the process's descriptor table
+/// (often limited to 1024) until the message naming it is decoded; a
+/// message rarely carries more than a few.
+pub const DEFAULT_MAX_PENDING_FDS: u64 = 256;
+
 /// Default linger: 10 s. A graceful close waits this long for the streams
 /// still open to finish before it aborts them.
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(10);
@@ -105,6 +112,11 @@ pub struct Config {
     /// How long a graceful close waits for open streams to finish before it
     /// aborts them. Non-zero.
     pub linger: Duration,
+    /// Most passed file descriptors we hold unclaimed (`MAX_PENDING_FDS`);
+    /// 0 means we receive none. The driver announces 0 over a link that
+    /// cannot carry descriptors. A peer's descriptor streams beyond it are
+    /// refused with RESET `REFUSED`.
+    pub max_pending_fds: u64,
     /// How long to wait for the peer's HELLO. Non-zero.
     pub handshake_timeout: Duration,
     /// Keepalive interval (non-zero), or `None` to disable keepalive.
@@ -128,6 +140,7 @@ impl Config {
             session_window: DEFAULT_SESSION_WINDOW,
             max_send_buffer: DEFAULT_MAX_SEND_BUFFER,
             linger: DEFAULT_LINGER,
+            max_pending_fds: DEFAULT_MAX_PENDING_FDS,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             keepalive: Some(DEFAULT_KEEPALIVE),
             codecs: codecs.into_iter().map(Into::into).collect(),
@@ -199,6 +212,10 @@ impl Config {
                 id: SettingId::SESSION_WINDOW,
                 value: self.session_window,
             },
+            Setting {
+                id: SettingId::MAX_PENDING_FDS,
+                value: self.max_pending_fds,
+            },
         ]
     }
 }
@@ -217,6 +234,9 @@ pub struct PeerSettings {
     pub max_pending_opens: u64,
     /// Credit the peer grants for all streams together.
     pub session_window: u64,
+    /// Most passed file descriptors the peer holds unclaimed (0: it cannot
+    /// receive any).
+    pub max_pending_fds: u64,
 }
 
 impl PeerSettings {
@@ -230,6 +250,7 @@ impl PeerSettings {
         max_streams: u64::MAX,
         max_pending_opens: u64::MAX,
         session_window: MIN_SESSION_WINDOW,
+        max_pending_fds: 0,
     };
 
     /// Reads the peer's HELLO settings. Unknown ids are ignored; a known
@@ -242,6 +263,8 @@ impl PeerSettings {
             max_streams: DEFAULT_MAX_STREAMS,
             max_pending_opens: DEFAULT_MAX_PENDING_OPENS,
             session_window: DEFAULT_SESSION_WINDOW,
+            // A peer that does not say it accepts descriptors does not.
+            max_pending_fds: 0,
         };
         for &Setting { id, value } in settings {
             let bad = Violation::InvalidSetting { id, value };
@@ -266,6 +289,7 @@ impl PeerSettings {
                     }
                     peer.session_window = value;
                 }
+                SettingId::MAX_PENDING_FDS => peer.max_pending_fds = value,
                 _ => tracing::trace!(%id, value, "ignoring unknown setting"),
             }
         }
@@ -318,7 +342,7 @@ mod tests {
             ),
             (
                 Config::new((0..200).map(|i| format!("codec-number-{i:012}"))),
-                ConfigError::HelloTooLarge(4 + 200 * 26 + 1 + 50),
+                ConfigError::HelloTooLarge(4 + 200 * 26 + 1 + 60),
             ),
         ];
         for (config, want) in cases {

@@ -183,6 +183,13 @@ pub enum Violation {
     /// CREDIT raised a stream's credit above 2^62.
     #[error("stream {0}: credit above 2^62")]
     CreditOverflow(StreamId),
+    /// A descriptor stream opened as top-level.
+    #[error("OPEN of descriptor stream {0} as a top-level channel")]
+    TopLevelFd(StreamId),
+    /// A descriptor stream opened toward a side that announced it cannot
+    /// receive descriptors (`MAX_PENDING_FDS` 0).
+    #[error("OPEN of descriptor stream {0}, but this side accepts no file descriptors")]
+    FdNotAccepted(StreamId),
     /// A top-level OPEN after the peer's own GOAWAY.
     #[error("top-level OPEN for stream {0} after the peer's GOAWAY")]
     OpenAfterGoAway(StreamId),
@@ -195,6 +202,10 @@ pub enum StreamError {
     /// The session has ended (failed, aborted, or closed gracefully).
     #[error("the session has ended")]
     SessionEnded,
+    /// The peer cannot receive file descriptors (or its HELLO has not
+    /// arrived), or a descriptor stream was asked for as top-level.
+    #[error("the peer does not accept file descriptors")]
+    FdsNotAccepted,
     /// The session is closing gracefully (GOAWAY sent or received): no new
     /// top-level streams; nested ones on open channels are still allowed.
     #[error("the session is closing: no new top-level channels")]

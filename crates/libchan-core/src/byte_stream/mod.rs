@@ -10,6 +10,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::ByteStreamError;
 
+#[cfg(unix)]
+mod fd;
 mod pipe;
 
 /// Size of each direction's buffer in an in-memory [`ByteStream::pair`].
@@ -39,20 +41,129 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> DuplexIo for T {}
 pub struct ByteStream {
     // A mutex so that `Serialize` (which only sees `&self`) can take the IO
     // out when the stream is sent; reads and writes use `get_mut`, no lock.
-    io: Mutex<Option<Pin<Box<dyn DuplexIo>>>>,
+    io: Mutex<Option<Backing>>,
 }
 
-impl ByteStream {
-    /// Wraps any duplex IO object.
-    pub fn new(io: impl DuplexIo) -> Self {
-        ByteStream {
-            io: Mutex::new(Some(Box::pin(io))),
+/// What a byte stream reads and writes.
+enum Backing {
+    /// Any IO object.
+    Io(Pin<Box<dyn DuplexIo>>),
+    /// A file descriptor, which a unix session can pass as is.
+    #[cfg(unix)]
+    Fd(Box<fd::FdIo>),
+}
+
+impl Backing {
+    fn as_io(&mut self) -> Pin<&mut dyn DuplexIo> {
+        match self {
+            Backing::Io(io) => io.as_mut(),
+            #[cfg(unix)]
+            Backing::Fd(fd) => Pin::new(&mut **fd) as Pin<&mut dyn DuplexIo>,
         }
     }
 
-    pub(crate) fn from_pinned(io: Pin<Box<dyn DuplexIo>>) -> Self {
+    fn into_io(self) -> Pin<Box<dyn DuplexIo>> {
+        match self {
+            Backing::Io(io) => io,
+            #[cfg(unix)]
+            Backing::Fd(fd) => Box::pin(*fd),
+        }
+    }
+}
+
+impl ByteStream {
+    /// Wraps any duplex IO object. Over every transport it travels as a
+    /// proxied byte stream; see [`from_fd`](Self::from_fd) for a stream a
+    /// unix session can hand over as a file descriptor.
+    pub fn new(io: impl DuplexIo) -> Self {
         ByteStream {
-            io: Mutex::new(Some(io)),
+            io: Mutex::new(Some(Backing::Io(Box::pin(io)))),
+        }
+    }
+
+    /// Moves what this stream reads and writes into a new stream (a file
+    /// descriptor stays one); this one is spent. `None` if already spent.
+    pub(crate) fn take_all(&self) -> Option<ByteStream> {
+        let backing = self
+            .io
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        Some(ByteStream {
+            io: Mutex::new(Some(backing)),
+        })
+    }
+
+    /// A byte stream over a file descriptor you own: a connected socket
+    /// (`std::net::TcpStream`, `std::os::unix::net::UnixStream`, or a tokio
+    /// one through its `into_std()`), a pipe end, a terminal, a regular
+    /// `std::fs::File`, or any `OwnedFd`.
+    ///
+    /// Sent over a unix session whose peer accepts descriptors, it travels
+    /// as the descriptor itself (SCM_RIGHTS): the receiver gets the same
+    /// socket, pipe or file (turn it back with [`into_fd`](Self::into_fd))
+    /// and libchan is out of the data path. Over any other session it is
+    /// read and written here and forwarded as a proxied byte stream, so the
+    /// same program runs everywhere.
+    ///
+    /// The descriptor is untouched until the stream is read or written in
+    /// this process; then a socket, pipe or terminal is made non-blocking
+    /// (which its other copies, in this or another process, share) and a
+    /// regular file is read on tokio's blocking pool. A write-only
+    /// descriptor reads as ended; `shutdown` half-closes a socket and
+    /// closes a write-only descriptor, so its reader sees the end.
+    #[cfg(unix)]
+    pub fn from_fd(fd: impl Into<std::os::fd::OwnedFd>) -> Self {
+        ByteStream {
+            io: Mutex::new(Some(Backing::Fd(Box::new(fd::FdIo::new(fd.into()))))),
+        }
+    }
+
+    /// Whether this stream is backed by a file descriptor (made with
+    /// [`from_fd`](Self::from_fd), or received as one).
+    #[cfg(unix)]
+    pub fn is_fd(&self) -> bool {
+        matches!(
+            *self.io.lock().unwrap_or_else(PoisonError::into_inner),
+            Some(Backing::Fd(_))
+        )
+    }
+
+    /// The file descriptor behind this stream, with the flags it had when
+    /// the stream was made (`std::net::TcpStream::from(fd)`,
+    /// `std::fs::File::from(fd)`, ... turn it back into its type). Gives the
+    /// stream back if it is not fd-backed, was sent, or was closed by
+    /// `shutdown`.
+    #[cfg(unix)]
+    pub fn into_fd(self) -> Result<std::os::fd::OwnedFd, Self> {
+        let backing = self
+            .io
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match backing {
+            Some(Backing::Fd(fd)) => fd.into_fd().ok_or_else(|| ByteStream {
+                io: Mutex::new(None),
+            }),
+            other => Err(ByteStream {
+                io: Mutex::new(other),
+            }),
+        }
+    }
+
+    /// For transports that pass descriptors: takes the descriptor out if
+    /// this stream is fd-backed (the stream is spent, as by
+    /// [`take_io`](Self::take_io)); `None`, and the stream untouched, if it
+    /// is not.
+    #[cfg(unix)]
+    pub fn take_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        let mut slot = self.io.lock().unwrap_or_else(PoisonError::into_inner);
+        match slot.take() {
+            Some(Backing::Fd(fd)) => fd.into_fd(),
+            other => {
+                *slot = other;
+                None
+            }
         }
     }
 
@@ -86,6 +197,7 @@ impl ByteStream {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
+            .map(Backing::into_io)
     }
 
     /// True if this stream was already sent (its IO moved elsewhere).
@@ -103,7 +215,7 @@ impl ByteStream {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
         {
-            Some(io) => Ok(io.as_mut()),
+            Some(io) => Ok(io.as_io()),
             None => Err(ByteStreamError::Spent.into()),
         }
     }

@@ -58,17 +58,14 @@ impl<'de, T: Payload> Deserialize<'de> for Receiver<T> {
 
 impl Serialize for ByteStream {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let io = self.take_io().ok_or_else(|| {
+        let stream = self.take_all().ok_or_else(|| {
             S::Error::custom(NestError::Refused(
                 "this byte stream was already sent".into(),
             ))
         })?;
-        export(
-            OutgoingEnd::Stream(ByteStream::from_pinned(io)),
-            "ByteStream",
-        )
-        .map_err(S::Error::custom)?
-        .serialize(s)
+        export(OutgoingEnd::Stream(stream), "ByteStream")
+            .map_err(S::Error::custom)?
+            .serialize(s)
     }
 }
 

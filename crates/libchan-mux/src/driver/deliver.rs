@@ -190,11 +190,11 @@ fn resolve(shared: &Arc<Shared>, r: ChannelRef) -> Result<IncomingEnd, NestError
     }
     let kind = st.proto.claim(id).map_err(|_| unknown())?;
     let expected = match r.kind {
-        RefKind::Sender => StreamKind::OpenerReceives,
-        RefKind::Receiver => StreamKind::OpenerSends,
-        RefKind::Stream => StreamKind::Bytes,
+        RefKind::Sender => kind == StreamKind::OpenerReceives,
+        RefKind::Receiver => kind == StreamKind::OpenerSends,
+        RefKind::Stream => matches!(kind, StreamKind::Bytes | StreamKind::Fd),
     };
-    if kind != expected {
+    if !expected {
         st.proto
             .reset(id, ErrorCode::PROTOCOL_ERROR, "reference of the wrong kind");
         let dead = st.remove_stream(id);
@@ -205,6 +205,16 @@ fn resolve(shared: &Arc<Shared>, r: ChannelRef) -> Result<IncomingEnd, NestError
             expected: r.kind.as_str(),
             id: r.id,
         });
+    }
+    if kind == StreamKind::Fd {
+        // The descriptor itself: the stream reads and writes it directly.
+        let entry = st.remove_stream(id);
+        drop(st);
+        #[cfg(unix)]
+        if let Some(fd) = entry.and_then(|mut e| e.fd.take()) {
+            return Ok(IncomingEnd::Stream(ByteStream::from_fd(fd)));
+        }
+        return Err(unknown());
     }
     st.streams.entry(id).or_default();
     drop(st);

@@ -52,6 +52,30 @@ pub(crate) fn process(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
                 kind,
                 top_level,
             } => {
+                if kind == StreamKind::Fd {
+                    // Its descriptor came no later than this OPEN.
+                    let Some(fd) = st.fds_in.pop_front() else {
+                        effects.push(lost(
+                            shared,
+                            st,
+                            SessionError::Protocol {
+                                initiator: libchan_core::Initiator::Local,
+                                code: crate::ErrorCode::PROTOCOL_ERROR.0,
+                                reason: format!(
+                                    "OPEN of descriptor stream {id} without a descriptor"
+                                ),
+                            },
+                        ));
+                        st.proto.goaway(
+                            std::time::Instant::now(),
+                            crate::ErrorCode::PROTOCOL_ERROR,
+                            "a descriptor stream came without its descriptor",
+                        );
+                        return effects;
+                    };
+                    st.streams.entry(id).or_default().fd = Some(fd);
+                    continue;
+                }
                 let entry = st.streams.entry(id).or_default();
                 if kind == StreamKind::Bytes {
                     entry.bytes = Some(ByteState::default());
@@ -59,6 +83,12 @@ pub(crate) fn process(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
                 if top_level {
                     st.accept.push_back(id);
                     effects.push(Effect::WakeAccept);
+                }
+            }
+            Event::FdRefused { .. } => {
+                // Its descriptor is closed, not kept.
+                if let Some(fd) = st.fds_in.pop_front() {
+                    effects.push(Effect::Drop(Box::new(fd)));
                 }
             }
             Event::Data { id, payload } => {

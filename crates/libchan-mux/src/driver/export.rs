@@ -23,6 +23,8 @@ pub(crate) struct SessionExporter {
     /// Receivers that now drain onto new streams: pumped once the message
     /// that names them is queued.
     drains: Vec<StreamId>,
+    /// Descriptors this message passes.
+    fds: u64,
 }
 
 impl SessionExporter {
@@ -88,7 +90,39 @@ impl SessionExporter {
         }
         self.opened.clear();
         self.drains.clear();
+        self.fds = 0;
         self
+    }
+
+    /// Passes `stream`'s descriptor as is, if the link and the peer allow
+    /// it and this message has not used up the peer's limit; else gives the
+    /// stream back to be proxied.
+    #[cfg(unix)]
+    fn pass_fd(&mut self, stream: ByteStream) -> Result<Result<StreamId, ByteStream>, NestError> {
+        let shared = self.shared().clone();
+        if !shared.passes_fds || !stream.is_fd() {
+            return Ok(Err(stream));
+        }
+        let mut st = shared.lock();
+        if let Some(e) = &st.end {
+            return Err(NestError::Refused(format!("the session has ended: {e}")));
+        }
+        if self.fds >= st.proto.peer_max_fds() {
+            // The peer cannot receive descriptors (or not so many in one
+            // message): the same stream travels proxied instead.
+            return Ok(Err(stream));
+        }
+        let Some(fd) = stream.take_fd() else {
+            return Ok(Err(stream));
+        };
+        let id = st
+            .proto
+            .open(StreamKind::Fd, false)
+            .map_err(|e| NestError::Refused(e.to_string()))?;
+        st.fds_out.push(fd);
+        drop(st);
+        self.fds += 1;
+        Ok(Ok(id))
     }
 }
 
@@ -157,6 +191,16 @@ impl Exporter for SessionExporter {
                 })
             }
             OutgoingEnd::Stream(stream) => {
+                #[cfg(unix)]
+                let stream = match self.pass_fd(stream)? {
+                    Ok(id) => {
+                        return Ok(ChannelRef {
+                            kind: RefKind::Stream,
+                            id: id.0,
+                        })
+                    }
+                    Err(stream) => stream,
+                };
                 let id = self.open(StreamKind::Bytes)?;
                 spawn_bridge(stream, MuxByteStream::new(self.shared(), id));
                 Ok(ChannelRef {

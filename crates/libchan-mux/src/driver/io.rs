@@ -5,10 +5,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::future::poll_fn;
+
 use libchan_core::{LimitError, SessionError};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::ReadBuf;
 
 use super::events;
+use super::link::{LinkRead, LinkWrite, PassedFd};
 use super::state::Shared;
 use crate::ErrorCode;
 
@@ -27,13 +30,48 @@ const MAX_REPLY_BACKLOG: usize = 1 << 20;
 /// graceful close it keeps reading until the peer's end-of-stream (at most
 /// the linger time), so that closing our socket with unread input does not
 /// reset the connection under the peer's last reads.
-pub(crate) async fn reader<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R) {
+pub(crate) async fn reader<R: LinkRead>(shared: Arc<Shared>, mut rd: R) {
     read_until_done(&shared, &mut rd).await;
     shared.finish();
 }
 
-async fn read_until_done<R: AsyncRead + Unpin>(shared: &Arc<Shared>, rd: &mut R) {
+/// Reads once: the number of bytes (0 at end-of-stream), and any
+/// descriptors that came with them appended to `fds`.
+async fn read_some<R: LinkRead>(
+    rd: &mut R,
+    buf: &mut [u8],
+    fds: &mut Vec<PassedFd>,
+) -> std::io::Result<usize> {
+    poll_fn(|cx| {
+        let mut rb = ReadBuf::new(buf);
+        match rd.poll_read(cx, &mut rb, fds) {
+            std::task::Poll::Ready(Ok(())) => std::task::Poll::Ready(Ok(rb.filled().len())),
+            std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Err(e)),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// Writes all of `bytes`, the descriptors going with the first byte.
+async fn write_all<W: LinkWrite>(
+    wr: &mut W,
+    mut bytes: &[u8],
+    fds: &mut Vec<PassedFd>,
+) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        let n = poll_fn(|cx| wr.poll_write(cx, bytes, fds)).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        bytes = &bytes[n..];
+    }
+    Ok(())
+}
+
+async fn read_until_done<R: LinkRead>(shared: &Arc<Shared>, rd: &mut R) {
     let mut buf = vec![0u8; READ_CHUNK];
+    let mut fds = Vec::new();
     let mut drained_until: Option<tokio::time::Instant> = None;
     loop {
         let (deadline, end) = {
@@ -55,7 +93,7 @@ async fn read_until_done<R: AsyncRead + Unpin>(shared: &Arc<Shared>, rd: &mut R)
             }
         };
         tokio::select! {
-            read = rd.read(&mut buf) => match read {
+            read = read_some(rd, &mut buf, &mut fds) => match read {
                 Ok(0) => {
                     if drained_until.is_none() {
                         shared.end(SessionError::ConnectionLost(
@@ -66,7 +104,7 @@ async fn read_until_done<R: AsyncRead + Unpin>(shared: &Arc<Shared>, rd: &mut R)
                 }
                 Ok(_) if drained_until.is_some() => {}
                 Ok(n) => {
-                    if !feed(shared, &buf[..n]) {
+                    if !feed(shared, &buf[..n], &mut fds) {
                         return;
                     }
                 }
@@ -95,11 +133,34 @@ async fn read_until_done<R: AsyncRead + Unpin>(shared: &Arc<Shared>, rd: &mut R)
     }
 }
 
-/// Feeds bytes read to the protocol and acts on the events; false once the
-/// session must stop reading.
-fn feed(shared: &Arc<Shared>, bytes: &[u8]) -> bool {
+/// Feeds bytes read (and the descriptors that came with them) to the
+/// protocol and acts on the events; false once the session must stop
+/// reading.
+fn feed(shared: &Arc<Shared>, bytes: &[u8], fds: &mut Vec<PassedFd>) -> bool {
     let effects = {
         let mut st = shared.lock();
+        if !fds.is_empty() {
+            st.fds_in.extend(fds.drain(..));
+            if st.fds_in.len() > shared.max_fds_in {
+                let why = format!(
+                    "the peer passed {} file descriptors that no OPEN claims (limit {})",
+                    st.fds_in.len(),
+                    shared.max_fds_in
+                );
+                st.proto
+                    .goaway(Instant::now(), ErrorCode::LIMIT_EXCEEDED, &why);
+                let limit = shared.max_fds_in as u64;
+                let actual = st.fds_in.len() as u64;
+                st.fds_in.clear();
+                drop(st);
+                shared.end(SessionError::Limit(LimitError {
+                    what: "max_pending_fds (descriptors passed without an OPEN)",
+                    limit,
+                    actual,
+                }));
+                return false;
+            }
+        }
         let before = st.proto.transmit_len();
         let _ = st.proto.handle_input(Instant::now(), bytes);
         let replies = st.proto.transmit_len().saturating_sub(before);
@@ -129,15 +190,19 @@ fn feed(shared: &Arc<Shared>, bytes: &[u8]) -> bool {
 
 /// Writes what the protocol queued until the session ends, then flushes
 /// the last frames and shuts the connection's write half down.
-pub(crate) async fn writer<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W) {
+pub(crate) async fn writer<W: LinkWrite>(shared: Arc<Shared>, mut wr: W) {
     // Two buffers take turns: the protocol fills one while this task writes
     // the other, so steady state allocates nothing.
     let mut bytes = bytes::BytesMut::new();
+    let mut fds = Vec::new();
     loop {
         bytes.clear();
         let (taken, ended, effects) = {
             let mut st = shared.lock();
             let taken = st.proto.poll_transmit_into(&mut bytes);
+            // The descriptors of OPENs in this buffer go with its first
+            // byte, so they never arrive after their OPEN.
+            fds.append(&mut st.fds_out);
             // Taking the buffer may unblock streams that waited for room.
             let effects = events::process(&shared, &mut st);
             (taken, st.end.is_some(), effects)
@@ -151,7 +216,7 @@ pub(crate) async fn writer<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W
             tokio::pin!(failed);
             failed.as_mut().enable();
             let result = if ended || shared.has_failed() {
-                tokio::time::timeout(shared.linger, wr.write_all(&bytes))
+                tokio::time::timeout(shared.linger, write_all(&mut wr, &bytes, &mut fds))
                     .await
                     .unwrap_or_else(|_| {
                         Err(std::io::Error::new(
@@ -161,7 +226,7 @@ pub(crate) async fn writer<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W
                     })
             } else {
                 tokio::select! {
-                    r = wr.write_all(&bytes) => r,
+                    r = write_all(&mut wr, &bytes, &mut fds) => r,
                     () = &mut failed => return,
                 }
             };
@@ -175,13 +240,13 @@ pub(crate) async fn writer<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut wr: W
             st.reply_backlog = st.reply_backlog.saturating_sub(bytes.len());
         } else if ended {
             let _ = tokio::time::timeout(shared.linger, async {
-                let _ = wr.flush().await;
-                let _ = wr.shutdown().await;
+                let _ = poll_fn(|cx| wr.poll_flush(cx)).await;
+                let _ = poll_fn(|cx| wr.poll_shutdown(cx)).await;
             })
             .await;
             return;
         } else {
-            if let Err(e) = wr.flush().await {
+            if let Err(e) = poll_fn(|cx| wr.poll_flush(cx)).await {
                 shared.end(SessionError::from(e));
                 return;
             }

@@ -14,6 +14,7 @@ mod deliver;
 mod events;
 mod export;
 mod io;
+mod link;
 mod sink;
 mod state;
 
@@ -28,6 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::{Config, ErrorCode, Role, Session as Proto, StreamId, StreamKind};
 use deliver::Slot;
+pub use link::{Link, LinkRead, LinkWrite, PassedFd, StreamLink};
 use sink::MuxSink;
 use state::Shared;
 
@@ -133,7 +135,7 @@ pub fn spawn<IO>(io: IO, role: Role, config: SessionConfig) -> Result<MuxSession
 where
     IO: AsyncRead + AsyncWrite + Send + 'static,
 {
-    spawn_guarded(io, role, config, ())
+    spawn_link(StreamLink(io), role, config, ())
 }
 
 /// [`spawn`], holding `guard` until the connection is finished (read and
@@ -147,16 +149,35 @@ pub fn spawn_guarded<IO>(
 where
     IO: AsyncRead + AsyncWrite + Send + 'static,
 {
+    spawn_link(StreamLink(io), role, config, guard)
+}
+
+/// Starts a session over any [`Link`] (a connection that may pass file
+/// descriptors), holding `guard` until the connection is finished.
+///
+/// Over a link that passes descriptors, this side announces its
+/// `max_pending_fds` and sends fd-backed byte streams as descriptors to a
+/// peer that accepts them; over any other it announces 0.
+pub fn spawn_link<L: Link>(
+    link: L,
+    role: Role,
+    config: SessionConfig,
+    guard: impl Send + 'static,
+) -> Result<MuxSession, SessionError> {
     let mut limits = config.limits;
     limits.codecs = config.codecs.iter().map(|c| c.name().to_owned()).collect();
+    let passes_fds = link.passes_fds();
+    if !passes_fds {
+        limits.max_pending_fds = 0;
+    }
     let proto = Proto::new(role, limits.clone(), Instant::now())
         .map_err(|e| SessionError::Handshake(format!("invalid session configuration: {e}")))?;
-    let shared = Shared::new(role, config.codecs, proto, &limits);
+    let shared = Shared::new(role, config.codecs, proto, &limits, passes_fds);
     *shared
         .guard
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Box::new(guard));
-    let (rd, wr) = tokio::io::split(io);
+    let (rd, wr) = link.split();
     tokio::spawn(io::reader(shared.clone(), rd));
     tokio::spawn(io::writer(shared.clone(), wr));
     Ok(MuxSession {

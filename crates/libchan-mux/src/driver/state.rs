@@ -17,6 +17,7 @@ use libchan_core::transport::{ConsumerGone, DrainHandle, Feed, TicketResolver};
 use libchan_core::{ByteStreamError, ChannelError, Codec, SessionError, SessionId};
 use tokio::sync::Notify;
 
+use super::link::PassedFd;
 use crate::{ErrorCode, Role, Session as Proto, StreamId};
 
 /// Everything the session's tasks and handles share.
@@ -56,6 +57,10 @@ pub(crate) struct Shared {
     pub(crate) open_for_sends: AtomicBool,
     /// Dropped when the connection is done (a listener's slot, say).
     pub(crate) guard: Mutex<Option<Box<dyn Send>>>,
+    /// The link carries file descriptors.
+    pub(crate) passes_fds: bool,
+    /// Most descriptors received and not yet matched to their OPEN.
+    pub(crate) max_fds_in: usize,
 }
 
 pub(crate) struct State {
@@ -71,6 +76,12 @@ pub(crate) struct State {
     /// Bytes of replies to the peer's frames not yet known to be written
     /// (see `io::MAX_REPLY_BACKLOG`).
     pub(crate) reply_backlog: usize,
+    /// Descriptors received, in arrival order, not yet matched to the OPEN
+    /// of their descriptor stream.
+    pub(crate) fds_in: VecDeque<PassedFd>,
+    /// Descriptors of OPENs queued in the transmit buffer, for the writer
+    /// to send with it.
+    pub(crate) fds_out: Vec<PassedFd>,
 }
 
 /// What this side keeps per stream.
@@ -106,6 +117,9 @@ pub(crate) struct Entry {
     /// The stream (or the session) broke before a receiver was attached:
     /// the receiver gets this error when it attaches, after what arrived.
     pub(crate) reset: Option<ChannelError>,
+    /// A descriptor stream's descriptor, until the message naming it is
+    /// decoded (closed with the entry if it never is).
+    pub(crate) fd: Option<PassedFd>,
 }
 
 /// A message waiting for the protocol to take it.
@@ -195,9 +209,20 @@ impl ConsumerGone for CancelOnGone {
             tracing::debug!(stream = %self.id, "receiver dropped: cancelling the stream");
             st.proto
                 .reset(self.id, ErrorCode::CANCEL, "the receiver was dropped");
-            st.remove_stream(self.id)
+            st.streams.remove(&self.id)
         };
         shared.writer_wake.notify_one();
+        let Some(mut entry) = entry else {
+            return;
+        };
+        // Messages that arrived but were never decoded may name nested
+        // ends (channels, descriptors): decode them into the channel, which
+        // refuses and drops them, so those ends are released too.
+        if let (Some(feed), Some(credit)) = (entry.feed.clone(), entry.credit.clone()) {
+            for payload in std::mem::take(&mut entry.pending) {
+                crate::driver::deliver::deliver(&shared, &feed, &credit, self.id, payload);
+            }
+        }
         drop(entry);
     }
 }
@@ -276,6 +301,7 @@ impl Shared {
         codecs: Vec<Arc<dyn Codec>>,
         proto: Proto,
         limits: &crate::Config,
+        passes_fds: bool,
     ) -> Arc<Self> {
         let single = codecs.len() == 1;
         let agreed = OnceLock::new();
@@ -299,6 +325,8 @@ impl Shared {
                 end: None,
                 done: false,
                 reply_backlog: 0,
+                fds_in: VecDeque::new(),
+                fds_out: Vec::new(),
             }),
             writer_wake: Notify::new(),
             reader_wake: Notify::new(),
@@ -308,6 +336,12 @@ impl Shared {
             failed: Notify::new(),
             linger: limits.linger,
             guard: Mutex::new(None),
+            passes_fds,
+            // One read may bring a whole sendmsg's worth (the kernel allows
+            // 253) ahead of the OPENs that claim them.
+            max_fds_in: usize::try_from(limits.max_pending_fds)
+                .unwrap_or(usize::MAX)
+                .saturating_add(253),
         })
     }
 

@@ -3,7 +3,8 @@
 //! ```text
 //! flags  0x1 TOP_LEVEL: a new top-level channel for the peer's accept queue
 //!        (otherwise a nested attachment that a following message references)
-//! kind   u8   0 opener sends, 1 opener receives, 2 byte stream
+//! kind   u8   0 opener sends, 1 opener receives, 2 byte stream,
+//!             3 passed file descriptor
 //! ```
 
 use bytes::BytesMut;
@@ -89,8 +90,8 @@ mod tests {
     #[test]
     fn rejects_unknown_kind_and_bad_lengths() {
         assert_eq!(
-            Open::load(&head(0, 1), &[3]),
-            Err(Error::InvalidStreamKind(3))
+            Open::load(&head(0, 1), &[4]),
+            Err(Error::InvalidStreamKind(4))
         );
         assert!(matches!(
             Open::load(&head(0, 0), &[]),

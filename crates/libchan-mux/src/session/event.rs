@@ -36,6 +36,13 @@ pub enum Event {
         /// Whether it is top-level.
         top_level: bool,
     },
+    /// The peer's OPEN of a descriptor stream was refused (too many
+    /// unclaimed). The descriptor that came with it must be taken from the
+    /// received ones and closed, as for an accepted one it is attached.
+    FdRefused {
+        /// The refused stream.
+        id: StreamId,
+    },
     /// A DATA payload: one message on a channel, a chunk on a byte stream.
     /// Call [`Session::consumed`](crate::Session::consumed) once the
     /// application has taken it, so the peer gets credit back.

@@ -104,6 +104,8 @@ pub struct Session {
     remote_open: u64,
     /// Peer-opened nested streams not yet claimed.
     pending: u64,
+    /// Of those, descriptor streams (each holds a received descriptor).
+    pending_fds: u64,
     /// The peer's limits ([`PeerSettings::ASSUMED`] until its HELLO).
     peer: PeerSettings,
     codec: Option<String>,
@@ -147,6 +149,7 @@ impl Session {
             local_open: 0,
             remote_open: 0,
             pending: 0,
+            pending_fds: 0,
             peer: PeerSettings::ASSUMED,
             codec: None,
             timers: TimerTable::default(),
@@ -319,6 +322,9 @@ impl Session {
         if top_level && self.is_closing() {
             return Err(StreamError::Closing);
         }
+        if kind == StreamKind::Fd && (top_level || self.peer.max_pending_fds == 0) {
+            return Err(StreamError::FdsNotAccepted);
+        }
         if self.local_open >= self.peer.max_streams {
             return Err(StreamError::StreamLimit {
                 max: self.peer.max_streams,
@@ -345,6 +351,8 @@ impl Session {
         }
         .encode(&mut self.transmit);
         tracing::trace!(%id, ?kind, top_level, "open");
+        // A descriptor stream is finished as soon as it is announced.
+        self.settle(id);
         Ok(id)
     }
 
@@ -410,6 +418,9 @@ impl Session {
                 stream.pending = false;
                 self.pending -= 1;
                 let kind = stream.kind;
+                if kind == StreamKind::Fd {
+                    self.pending_fds -= 1;
+                }
                 self.settle(id);
                 Ok(kind)
             }
@@ -452,6 +463,9 @@ impl Session {
         if stream.pending {
             stream.pending = false;
             self.pending -= 1;
+            if stream.kind == StreamKind::Fd {
+                self.pending_fds -= 1;
+            }
         }
         if !stream.is_closed() {
             stream.state = stream::State::Closed;
@@ -517,6 +531,20 @@ impl Session {
     #[must_use]
     pub fn session_buffered(&self) -> u64 {
         self.recv_session.buffered()
+    }
+
+    /// Whether the peer accepts passed file descriptors (its HELLO
+    /// announced `MAX_PENDING_FDS` > 0); false before its HELLO.
+    #[must_use]
+    pub fn peer_accepts_fds(&self) -> bool {
+        self.peer.max_pending_fds > 0
+    }
+
+    /// The most descriptors one message may pass to the peer: what it holds
+    /// unclaimed at most (0 before its HELLO, or if it cannot receive any).
+    #[must_use]
+    pub fn peer_max_fds(&self) -> u64 {
+        self.peer.max_pending_fds
     }
 
     /// Peer-opened nested streams not yet claimed.

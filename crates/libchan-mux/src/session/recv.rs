@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::stream::{State, Stream};
 use super::{Event, Phase, Session};
-use crate::codes::{ErrorCode, FrameType};
+use crate::codes::{ErrorCode, FrameType, StreamKind};
 use crate::config::PeerSettings;
 use crate::error::{Error, Violation};
 use crate::frame::{
@@ -123,8 +123,24 @@ impl Session {
             self.refuse(id, "too many open streams (MAX_STREAMS)");
             return Ok(());
         }
+        if f.kind == StreamKind::Fd {
+            if f.top_level {
+                return Err(Violation::TopLevelFd(id).into());
+            }
+            if self.config.max_pending_fds == 0 {
+                return Err(Violation::FdNotAccepted(id).into());
+            }
+            if self.pending_fds >= self.config.max_pending_fds {
+                self.refuse(id, "too many unclaimed file descriptors (MAX_PENDING_FDS)");
+                self.events.push_back(Event::FdRefused { id });
+                return Ok(());
+            }
+        }
         if !f.top_level && self.pending >= self.config.max_pending_opens {
             self.refuse(id, "too many unclaimed attachments (MAX_PENDING_OPENS)");
+            if f.kind == StreamKind::Fd {
+                self.events.push_back(Event::FdRefused { id });
+            }
             return Ok(());
         }
         let stream = Stream::new(
@@ -136,6 +152,9 @@ impl Session {
         );
         if stream.pending {
             self.pending += 1;
+            if f.kind == StreamKind::Fd {
+                self.pending_fds += 1;
+            }
         }
         self.streams.insert(id, stream);
         self.remote_open += 1;
@@ -144,6 +163,9 @@ impl Session {
             kind: f.kind,
             top_level: f.top_level,
         });
+        // A descriptor stream carries no data: it has ended already, and
+        // waits only for its claim.
+        self.settle(id);
         Ok(())
     }
 

@@ -20,6 +20,9 @@
 //!                Closed   <---- RESET sent or received, from any state
 //! ```
 //!
+//! A descriptor stream (kind 3) has no sending half at all: it is `Closed`
+//! from its OPEN on, and lives only as a pending claim on the receiver.
+//!
 //! "Local"/"Remote" name whose sending half has ended. A stream that reaches
 //! `Closed` is removed at once, unless it is a pending nested stream the
 //! application has not claimed yet: then it stays (ended) until `claim`.

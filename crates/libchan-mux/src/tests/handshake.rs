@@ -52,6 +52,7 @@ fn peer_settings_reflect_the_peers_hello() {
             max_streams: 7,
             max_pending_opens: 3,
             session_window: crate::config::DEFAULT_SESSION_WINDOW,
+            max_pending_fds: crate::config::DEFAULT_MAX_PENDING_FDS,
         })
     );
 }

@@ -498,3 +498,91 @@ fn goaway_with_an_error_code_is_a_remote_error() {
     // No GOAWAY is sent back to a peer that already left.
     assert_eq!(pair.dialer.session.poll_transmit(), None);
 }
+
+#[test]
+fn descriptor_streams_are_nested_finished_at_once_and_pending_until_claimed() {
+    let mut pair = Pair::connected();
+    assert!(pair.dialer.session.peer_accepts_fds());
+    assert_eq!(
+        pair.dialer.session.open(StreamKind::Fd, true),
+        Err(StreamError::FdsNotAccepted),
+        "never top-level"
+    );
+    let id = pair
+        .dialer
+        .session
+        .open(StreamKind::Fd, false)
+        .expect("a nested descriptor stream");
+    assert_eq!(
+        pair.dialer.session.stream_count(),
+        0,
+        "finished once announced"
+    );
+    pair.drive();
+    assert_eq!(
+        pair.acceptor.next_event(),
+        Some(Event::Opened {
+            id,
+            kind: StreamKind::Fd,
+            top_level: false
+        })
+    );
+    assert_eq!(pair.acceptor.session.stream_count(), 0);
+    assert_eq!(pair.acceptor.session.pending_count(), 1);
+    assert_eq!(pair.acceptor.session.claim(id), Ok(StreamKind::Fd));
+    assert_eq!(pair.acceptor.session.pending_count(), 0);
+}
+
+#[test]
+fn descriptor_streams_beyond_the_limit_are_refused_and_toward_a_refuser_are_errors() {
+    let mut small = config();
+    small.max_pending_fds = 1;
+    let mut pair = Pair::connected_with(config(), small);
+    let first = pair
+        .dialer
+        .session
+        .open(StreamKind::Fd, false)
+        .expect("open");
+    let second = pair
+        .dialer
+        .session
+        .open(StreamKind::Fd, false)
+        .expect("open");
+    pair.drive();
+    assert_eq!(
+        pair.acceptor.next_event(),
+        Some(Event::Opened {
+            id: first,
+            kind: StreamKind::Fd,
+            top_level: false
+        })
+    );
+    assert_eq!(
+        pair.acceptor.next_event(),
+        Some(Event::FdRefused { id: second }),
+        "the second is refused: its descriptor must be closed"
+    );
+
+    let mut none = config();
+    none.max_pending_fds = 0;
+    let mut pair = Pair::connected_with(config(), none);
+    assert!(!pair.dialer.session.peer_accepts_fds());
+    assert_eq!(
+        pair.dialer.session.open(StreamKind::Fd, false),
+        Err(StreamError::FdsNotAccepted)
+    );
+    pair.acceptor.inject(
+        pair.now,
+        crate::frame::Open {
+            stream: StreamId(1),
+            kind: StreamKind::Fd,
+            top_level: false,
+        },
+    );
+    assert_eq!(
+        pair.acceptor.errors,
+        vec![Error::Protocol(crate::error::Violation::FdNotAccepted(
+            StreamId(1)
+        ))]
+    );
+}

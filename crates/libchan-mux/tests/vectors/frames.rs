@@ -61,6 +61,16 @@ pub(super) fn valid_frames() -> Vec<(&'static str, Frame, &'static str)> {
             "The dialer opens top-level channel 1 on which it sends.",
         ),
         (
+            "open_nested_fd",
+            Open {
+                stream: StreamId(5),
+                kind: StreamKind::Fd,
+                top_level: false,
+            }
+            .into(),
+            "The dialer passes a file descriptor as nested stream 5; the descriptor travels beside this frame (SCM_RIGHTS).",
+        ),
+        (
             "open_nested_opener_receives",
             Open {
                 stream: StreamId(3),
@@ -286,8 +296,8 @@ pub(super) fn invalid_frames() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         (
             "open_unknown_kind",
-            with_payload(0x01, 0, 1, &[3]),
-            "Stream kind 3 is not defined.",
+            with_payload(0x01, 0, 1, &[4]),
+            "Stream kind 4 is not defined.",
         ),
         (
             "open_no_kind",

@@ -12,6 +12,9 @@ pub(super) fn acceptor_config() -> Config {
     c.initial_window = 64 << 10;
     c.max_streams = 256;
     c.max_pending_opens = 64;
+    c.session_window = 1 << 20;
+    // Over TCP: no file descriptors.
+    c.max_pending_fds = 0;
     c
 }
 
@@ -27,6 +30,8 @@ pub(super) fn config_json(c: &Config) -> Value {
         "initial_window": c.initial_window,
         "max_streams": c.max_streams,
         "max_pending_opens": c.max_pending_opens,
+        "session_window": c.session_window,
+        "max_pending_fds": c.max_pending_fds,
     })
 }
 

@@ -76,6 +76,7 @@ fn kind_name(kind: StreamKind) -> &'static str {
         StreamKind::OpenerSends => "opener_sends",
         StreamKind::OpenerReceives => "opener_receives",
         StreamKind::Bytes => "bytes",
+        StreamKind::Fd => "fd",
     }
 }
 
