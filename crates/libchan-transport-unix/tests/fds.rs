@@ -29,22 +29,52 @@ async fn within<F: std::future::Future>(what: &str, fut: F) -> F::Output {
 /// The tests count the process's descriptors: one at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
+/// A file only one test opens: its open descriptors can be counted
+/// exactly, whatever else the process has open.
+struct Marker {
+    path: std::path::PathBuf,
 }
 
-/// Waits until the descriptor count is back to `baseline` (closing
-/// happens on the sessions' tasks).
-async fn fds_settle_to(baseline: usize) {
-    within("every received descriptor to be closed", async {
-        loop {
-            if open_fds() <= baseline {
-                return;
+impl Marker {
+    fn new(test: &str) -> Marker {
+        let path = std::env::temp_dir().join(format!("libchan-fd-{test}-{}", std::process::id()));
+        std::fs::write(&path, b"marker").expect("create the marker file");
+        Marker { path }
+    }
+
+    fn open(&self) -> File {
+        File::open(&self.path).expect("open the marker")
+    }
+
+    /// How many descriptors of this process refer to the marker.
+    fn open_count(&self) -> usize {
+        std::fs::read_dir("/proc/self/fd").map_or(0, |dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == self.path))
+                .count()
+        })
+    }
+
+    /// Waits until at most `n` descriptors refer to the marker.
+    async fn settle_to(&self, n: usize) {
+        let settled = tokio::time::timeout(PATIENCE, async {
+            while self.open_count() > n {
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+        })
+        .await;
+        assert!(
+            settled.is_ok(),
+            "{} descriptors of the marker still open, expected at most {n}",
+            self.open_count()
+        );
+    }
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 fn identity(fd: impl AsFd) -> (u64, u64) {
@@ -127,80 +157,98 @@ async fn toward_a_peer_that_takes_no_descriptors_the_stream_is_proxied() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn descriptors_of_messages_dropped_unread_are_closed() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let baseline = open_fds();
-    {
-        let (client, server) = ready_pair(Config::new(Json)).await;
-        let tx = client.open::<Vec<ByteStream>>().expect("open");
-        let rx = within("accept", server.accept::<Vec<ByteStream>>())
-            .await
-            .expect("accept")
-            .expect("channel");
-        // Nobody reads: the descriptors pile up in this process.
-        for _ in 0..10 {
-            let files = (0..3)
-                .map(|_| ByteStream::from_fd(File::open("/dev/null").expect("open")))
-                .collect();
-            tx.send(files).await.expect("send");
-        }
-        within("the descriptors to arrive", async {
-            while open_fds() < baseline + 30 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
-        // The receiver goes: everything it held is released, undecoded
-        // messages included.
-        drop(rx);
-        within("the sender to see it", tx.closed()).await;
-        fds_settle_to(baseline + 6).await; // the four session sockets' ends
+    let marker = Marker::new("dropped-unread");
+    let (client, server) = ready_pair(Config::new(Json)).await;
+    let tx = client.open::<Vec<ByteStream>>().expect("open");
+    let rx = within("accept", server.accept::<Vec<ByteStream>>())
+        .await
+        .expect("accept")
+        .expect("channel");
+    // Nobody reads: 30 descriptors pile up on the receiving side.
+    for _ in 0..10 {
+        let files = (0..3).map(|_| ByteStream::from_fd(marker.open())).collect();
+        tx.send(files).await.expect("send");
     }
-    fds_settle_to(baseline).await;
+    // Frames are ordered: once this arrives, so have they.
+    let sync = client.open::<u8>().expect("open");
+    sync.send(1).await.expect("send");
+    let mut sync_rx = within("accept", server.accept::<u8>())
+        .await
+        .expect("accept")
+        .expect("channel");
+    assert_eq!(within("sync", sync_rx.recv()).await.expect("recv"), Some(1));
+    assert_eq!(
+        marker.open_count(),
+        30,
+        "the descriptors arrived (the sender's are closed)"
+    );
+    // The receiver goes: everything it held is released at once.
+    drop(rx);
+    within("the sender to see it", tx.closed()).await;
+    marker.settle_to(0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn descriptors_beyond_the_pending_limit_are_refused_and_closed() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let baseline = open_fds();
-    {
-        let mut small = Config::new(Json);
-        small.limits.max_pending_fds = 4;
-        let (a, b) = StdUnixStream::pair().expect("socketpair");
-        let client = from_std(a, Role::Dialer, Config::new(Json)).expect("client");
-        let server = from_std(b, Role::Acceptor, small).expect("server");
-        within("handshake", client.handshake())
+    let marker = Marker::new("pending-limit");
+    let mut small = Config::new(Json);
+    small.limits.max_pending_fds = 4;
+    let (a, b) = StdUnixStream::pair().expect("socketpair");
+    let client = from_std(a, Role::Dialer, Config::new(Json)).expect("client");
+    let server = from_std(b, Role::Acceptor, small).expect("server");
+    within("handshake", client.handshake())
+        .await
+        .expect("handshake");
+    within("handshake", server.handshake())
+        .await
+        .expect("handshake");
+    // A channel to tell when everything sent before has arrived.
+    let sync = client.open::<u8>().expect("open");
+    let mut sync_rx = within("accept", server.accept::<u8>())
+        .await
+        .expect("accept")
+        .expect("channel");
+    let tx = client.open::<ByteStream>().expect("open");
+    for _ in 0..10 {
+        tx.send(ByteStream::from_fd(marker.open()))
             .await
-            .expect("handshake");
-        within("handshake", server.handshake())
-            .await
-            .expect("handshake");
-        let tx = client.open::<ByteStream>().expect("open");
-        for _ in 0..10 {
-            tx.send(ByteStream::from_fd(File::open("/dev/null").expect("open")))
-                .await
-                .expect("send");
-        }
-        drop(tx);
-        let mut rx = within("accept", server.accept::<ByteStream>())
-            .await
-            .expect("accept")
-            .expect("channel");
-        let mut received = 0;
-        let end = loop {
-            match within("recv", rx.recv()).await {
-                Ok(Some(stream)) => {
-                    assert!(stream.is_fd());
-                    received += 1;
-                }
-                other => break other,
-            }
-        };
-        assert_eq!(received, 4, "four fit the limit of unclaimed descriptors");
-        assert!(
-            matches!(end, Err(ChannelError::Decode(_))),
-            "a message naming a refused descriptor does not decode, got {end:?}"
-        );
+            .expect("send");
     }
-    fds_settle_to(baseline).await;
+    drop(tx);
+    // Frames are ordered: once this arrives, all ten have, unaccepted.
+    sync.send(1).await.expect("send");
+    assert_eq!(within("sync", sync_rx.recv()).await.expect("recv"), Some(1));
+    assert_eq!(
+        marker.open_count(),
+        4,
+        "four held; the six refused were closed"
+    );
+    let mut rx = within("accept", server.accept::<ByteStream>())
+        .await
+        .expect("accept")
+        .expect("channel");
+    let mut received = Vec::new();
+    let end = loop {
+        match within("recv", rx.recv()).await {
+            Ok(Some(stream)) => {
+                assert!(stream.is_fd());
+                received.push(stream);
+            }
+            other => break other,
+        }
+    };
+    assert_eq!(
+        received.len(),
+        4,
+        "four fit the limit of unclaimed descriptors"
+    );
+    assert!(
+        matches!(end, Err(ChannelError::Decode(_))),
+        "a message naming a refused descriptor does not decode, got {end:?}"
+    );
+    drop(received);
+    marker.settle_to(0).await;
 }
 
 /// A raw peer: writes a valid dialer preface on `sock`, then `frames`
@@ -247,74 +295,74 @@ fn pings(n: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_descriptors_at_once_than_room_is_a_typed_error_and_all_are_closed() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let baseline = open_fds();
+    let marker = Marker::new("ctrunc");
+    let (ours, theirs) = StdUnixStream::pair().expect("socketpair");
+    let session =
+        from_std_with_fds_per_read(ours, Role::Acceptor, Config::new(Json), 1).expect("session");
     {
-        let (ours, theirs) = StdUnixStream::pair().expect("socketpair");
-        let session = from_std_with_fds_per_read(ours, Role::Acceptor, Config::new(Json), 1)
-            .expect("session");
-        let devnull = File::open("/dev/null").expect("open");
         // Room for one (the buffer's alignment may fit a few more): send 16.
+        let file = marker.open();
         let fds: Vec<OwnedFd> = (0..16)
-            .map(|_| devnull.as_fd().try_clone_to_owned().expect("dup"))
+            .map(|_| file.as_fd().try_clone_to_owned().expect("dup"))
             .collect();
         raw_peer_sends(&theirs, &pings(4), &fds, 16);
-        drop(fds);
-        let err = within("the session to fail", async {
-            loop {
-                if let Err(e) = session.handshake().await {
-                    break e;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
-        let truncated = match &err {
-            SessionError::Io(io) => matches!(
-                io.get_ref().and_then(|e| e.downcast_ref::<UnixError>()),
-                Some(UnixError::AncillaryTruncated)
-            ),
-            _ => false,
-        };
-        assert!(truncated, "MSG_CTRUNC is a typed error, got {err:?}");
-        drop((theirs, devnull, session));
     }
-    fds_settle_to(baseline).await;
+    let err = within("the session to fail", async {
+        loop {
+            if let Err(e) = session.handshake().await {
+                break e;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let truncated = match &err {
+        SessionError::Io(io) => matches!(
+            io.get_ref().and_then(|e| e.downcast_ref::<UnixError>()),
+            Some(UnixError::AncillaryTruncated)
+        ),
+        _ => false,
+    };
+    assert!(truncated, "MSG_CTRUNC is a typed error, got {err:?}");
+    marker.settle_to(0).await;
+    drop((theirs, session));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn descriptors_that_no_open_claims_end_the_session_and_are_closed() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let baseline = open_fds();
-    {
-        let (ours, theirs) = StdUnixStream::pair().expect("socketpair");
-        let session = from_std(ours, Role::Acceptor, Config::new(Json)).expect("session");
-        let devnull = File::open("/dev/null").expect("open");
-        // 3 × 253 descriptors riding on PINGs, none claimed by an OPEN:
-        // more than the 256 unclaimed plus one read's worth allowed.
-        let fds: Vec<OwnedFd> = (0..3 * 253)
-            .map(|_| devnull.as_fd().try_clone_to_owned().expect("dup"))
-            .collect();
-        let writer = std::thread::spawn(move || {
-            raw_peer_sends(&theirs, &pings(10), &fds, 253);
-            theirs
-        });
-        let err = within("the session to fail", async {
-            loop {
-                if let Err(e) = session.handshake().await {
-                    break e;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
+    let marker = Marker::new("unclaimed");
+    let (ours, theirs) = StdUnixStream::pair().expect("socketpair");
+    let session = from_std(ours, Role::Acceptor, Config::new(Json)).expect("session");
+    // 3 × 253 descriptors riding on PINGs, none claimed by an OPEN: more
+    // than the 256 unclaimed plus one read's worth allowed.
+    let file = marker.open();
+    let fds: Vec<OwnedFd> = (0..3 * 253)
+        .map(|_| file.as_fd().try_clone_to_owned().expect("dup"))
+        .collect();
+    drop(file);
+    let writer = std::thread::spawn(move || {
+        raw_peer_sends(&theirs, &pings(10), &fds, 253);
+        drop(fds);
+        theirs
+    });
+    let err = within("the session to fail", async {
+        loop {
+            if let Err(e) = session.handshake().await {
+                break e;
             }
-        })
-        .await;
-        assert!(
-            matches!(&err, SessionError::Limit(l) if l.what.contains("max_pending_fds")),
-            "descriptors no OPEN claims are a limit error, got {err:?}"
-        );
-        let theirs = writer.join().expect("writer");
-        drop((theirs, devnull, session));
-    }
-    fds_settle_to(baseline).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(
+        matches!(&err, SessionError::Limit(l) if l.what.contains("max_pending_fds")),
+        "descriptors no OPEN claims are a limit error, got {err:?}"
+    );
+    let theirs = writer.join().expect("writer");
+    drop(theirs);
+    marker.settle_to(0).await;
+    drop(session);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
