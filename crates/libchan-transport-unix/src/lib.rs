@@ -72,13 +72,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use libchan_mux::driver::spawn_link;
-use libchan_mux::Role;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 
 pub use error::UnixError;
 #[doc(no_inline)]
 pub use libchan_mux::driver::SessionConfig as Config;
+#[doc(no_inline)]
+pub use libchan_mux::Role;
 pub use link::SCM_MAX_FD;
 pub use session::{PeerCredentials, UnixSession};
 

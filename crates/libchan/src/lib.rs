@@ -6,8 +6,8 @@
 //! its own reply channel, its own stdin/stdout, its own event feed.
 //!
 //! Pick the pieces with cargo features: one per codec (`json`, `msgpack`,
-//! `xml`, `protobuf`) and one per transport (`inmem`, `tcp`, `tls`, `websocket`), for
-//! example
+//! `xml`, `protobuf`) and one per transport (`inmem`, `tcp`, `unix`, `tls`,
+//! `websocket`), for example
 //! `libchan = { version = "0.1", features = ["msgpack", "tcp"] }`.
 //!
 //! ## Choosing a codec
@@ -149,6 +149,16 @@ pub mod websocket {
         accept, accept_upgraded, connect, connect_with_request, http, rustls, upgrade_response,
         Config, Connector, Error, Listener, Rejection, Server, WsSession,
     };
+}
+
+/// Unix sockets, where a byte stream backed by a file descriptor
+/// ([`ByteStream::from_fd`]) travels as the descriptor itself:
+/// [`connect`](unix::connect), [`Listener`](unix::Listener),
+/// [`pair`](unix::pair), and a [`Handoff`](unix::Handoff) to a child process.
+#[cfg(feature = "unix")]
+pub mod unix {
+    #[doc(inline)]
+    pub use libchan_transport_unix::*;
 }
 
 /// The in-process transport: a connected pair of sessions.
