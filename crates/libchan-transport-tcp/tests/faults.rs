@@ -354,7 +354,7 @@ async fn a_message_over_the_peers_size_limit_is_refused_and_the_channel_lives_on
     let err = within("the oversize send", tx.send("x".repeat(10_000)))
         .await
         .expect_err("10 kB is over the peer's 4 KiB limit");
-    match err {
+    match err.into_error() {
         ChannelError::Limit(limit) => {
             assert_eq!(limit.limit, 4096);
             assert!(
