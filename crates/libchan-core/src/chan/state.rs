@@ -74,6 +74,12 @@ pub(crate) struct State<T> {
     /// The local receiver called `close`: senders fail from now on, and
     /// what is queued can still be received.
     pub(crate) rx_closed: bool,
+    /// The receiving end arrived in a message still being decoded: a
+    /// handle dropped meanwhile may be handed out again (`nest::held`), so
+    /// its drop is only noted, and acted on when the decode ends.
+    import_hold: bool,
+    /// The live receiver handle was dropped during `import_hold`.
+    rx_dropped_in_hold: bool,
     /// A drain is encoding a message right now (outside the lock); only it
     /// may pop, so messages keep their order.
     pub(crate) pumping: bool,
@@ -173,6 +179,8 @@ impl<T> Chan<T> {
                 send_waiters: VecDeque::new(),
                 next_waiter: 0,
                 rx_closed: false,
+                import_hold: false,
+                rx_dropped_in_hold: false,
                 pumping: false,
                 finished: false,
                 closed_wakers: Vec::new(),
@@ -467,6 +475,12 @@ impl<T> Chan<T> {
     /// and tell the sessions feeding the channel.
     pub(crate) fn drop_receiver(&self, gen: u64) {
         let mut st = self.lock();
+        if st.rx_gen == gen && st.import_hold {
+            // Maybe handed out again by the decode under way; see
+            // `end_import_hold`.
+            st.rx_dropped_in_hold = true;
+            return;
+        }
         if st.rx_gen != gen || !matches!(st.consumer, Consumer::Local) {
             // Exported: the receiving end lives on in a session.
             return;
@@ -476,6 +490,34 @@ impl<T> Chan<T> {
         drop(st);
         drop(queue);
         gone.run();
+    }
+
+    /// The receiver was just built for an end that arrived in a message
+    /// being decoded; see `import_hold`.
+    pub(crate) fn begin_import_hold(&self) {
+        let mut st = self.lock();
+        st.import_hold = true;
+        st.rx_dropped_in_hold = false;
+    }
+
+    /// True, and the hold renewed for a new handle, if the receiver handed
+    /// out during this decode was dropped (so it may be handed out again).
+    pub(crate) fn take_again(&self) -> bool {
+        let mut st = self.lock();
+        std::mem::take(&mut st.rx_dropped_in_hold)
+    }
+
+    /// The decode is over: a receiver dropped during it is dropped for real.
+    pub(crate) fn end_import_hold(&self) {
+        let gen = {
+            let mut st = self.lock();
+            st.import_hold = false;
+            if !std::mem::take(&mut st.rx_dropped_in_hold) {
+                return;
+            }
+            st.rx_gen
+        };
+        self.drop_receiver(gen);
     }
 
     /// The local receiver closed its end (`Receiver::close`): senders fail

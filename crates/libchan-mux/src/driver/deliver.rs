@@ -157,6 +157,12 @@ impl Importer for SessionImporter {
         }
         result
     }
+
+    fn channel_capacity(&self) -> usize {
+        self.shared.as_ref().map_or(libchan_core::DEFAULT_CAPACITY, |s| {
+            s.channel_capacity.load(std::sync::atomic::Ordering::Relaxed)
+        })
+    }
 }
 
 /// The end `r` names. Works after the session ended too, for messages that

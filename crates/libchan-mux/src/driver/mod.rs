@@ -39,6 +39,11 @@ pub struct SessionConfig {
     /// Protocol limits and timers; its `codecs` field is filled from
     /// [`codecs`](Self::codecs).
     pub limits: Config,
+    /// Capacity of the channels the session builds for ends that arrive
+    /// (accepted channels, ends inside received messages): messages from
+    /// local senders queued before `send` waits. Default
+    /// [`DEFAULT_CAPACITY`](libchan_core::DEFAULT_CAPACITY).
+    pub channel_capacity: usize,
 }
 
 impl SessionConfig {
@@ -53,6 +58,7 @@ impl SessionConfig {
         SessionConfig {
             codecs,
             limits: Config::new(names),
+            channel_capacity: libchan_core::DEFAULT_CAPACITY,
         }
     }
 }
@@ -65,6 +71,7 @@ impl fmt::Debug for SessionConfig {
                 &self.codecs.iter().map(|c| c.name()).collect::<Vec<_>>(),
             )
             .field("limits", &self.limits)
+            .field("channel_capacity", &self.channel_capacity)
             .finish()
     }
 }
@@ -152,6 +159,9 @@ where
     let proto = Proto::new(role, limits.clone(), Instant::now())
         .map_err(|e| SessionError::Handshake(format!("invalid session configuration: {e}")))?;
     let shared = Shared::new(role, config.codecs, proto, &limits);
+    shared
+        .channel_capacity
+        .store(config.channel_capacity.max(1), std::sync::atomic::Ordering::Relaxed);
     *shared
         .guard
         .lock()
@@ -278,6 +288,16 @@ impl Session for MuxSession {
             initiator: Initiator::Local,
             reason: reason.to_owned(),
         });
+    }
+
+    async fn handshake(&self) -> Result<(), SessionError> {
+        MuxSession::handshake(self).await.map(drop)
+    }
+
+    fn channel_capacity(&self) -> usize {
+        self.shared
+            .channel_capacity
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn stats(&self) -> SessionStats {

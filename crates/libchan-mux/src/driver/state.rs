@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     pub(crate) open_for_sends: AtomicBool,
     /// Dropped when the connection is done (a listener's slot, say).
     pub(crate) guard: Mutex<Option<Box<dyn Send>>>,
+    /// `SessionConfig::channel_capacity`.
+    pub(crate) channel_capacity: AtomicUsize,
 }
 
 pub(crate) struct State {
@@ -308,6 +310,7 @@ impl Shared {
             failed: Notify::new(),
             linger: limits.linger,
             guard: Mutex::new(None),
+            channel_capacity: AtomicUsize::new(libchan_core::DEFAULT_CAPACITY),
         })
     }
 

@@ -1,0 +1,143 @@
+//! The user-facing API over a real connection: capacities, the request
+//! helpers' errors, what the sessions say about themselves.
+
+use std::time::Duration;
+
+use libchan_codec_json::Json;
+use libchan_core::{ChannelError, Receiver, Request, Sender, Session, SessionExt, TrySendError};
+use libchan_transport_tcp::{connect, Config, Listener, TcpSession};
+use serde::{Deserialize, Serialize};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+async fn within<F: std::future::Future>(what: &str, fut: F) -> F::Output {
+    tokio::time::timeout(PATIENCE, fut)
+        .await
+        .unwrap_or_else(|_| panic!("hung waiting for {what}"))
+}
+
+async fn pair_with(client: Config, server: Config) -> (TcpSession, TcpSession) {
+    let listener = Listener::bind("127.0.0.1:0", server).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (d, a) = tokio::join!(connect(addr, client), listener.accept());
+    (d.expect("connect"), a.expect("accept").0)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Subscribe {
+    events: Sender<u32>,
+    control: Receiver<u32>,
+}
+
+#[tokio::test]
+async fn capacities_are_chosen_per_channel_and_per_session() {
+    let mut server_config = Config::new(Json);
+    server_config.channel_capacity = 3;
+    let (client, server) = pair_with(Config::new(Json), server_config).await;
+    assert_eq!(server.channel_capacity(), 3);
+    assert_eq!(client.channel_capacity(), libchan_core::DEFAULT_CAPACITY);
+
+    let tx = client
+        .open_with_capacity::<Subscribe>(5)
+        .expect("open with a capacity");
+    assert_eq!(tx.capacity(), 5);
+    let (events_tx, _events_rx) = libchan_core::pipe::<u32>();
+    let (_control_tx, control_rx) = libchan_core::pipe::<u32>();
+    tx.send(Subscribe {
+        events: events_tx,
+        control: control_rx,
+    })
+    .await
+    .expect("send");
+    let mut subs = within("accept", server.accept::<Subscribe>())
+        .await
+        .expect("accept")
+        .expect("a channel");
+    assert_eq!(subs.capacity(), 3, "accepted: the session's setting");
+    let sub = within("recv", subs.recv()).await.expect("recv").expect("one");
+    assert_eq!(sub.events.capacity(), 3, "a received sender: the session's setting");
+    assert_eq!(sub.control.capacity(), 3, "a received receiver too");
+
+    let rx = within("accept", {
+        let _ = client.open::<u32>().expect("open");
+        server.accept_with_capacity::<u32>(9)
+    })
+    .await
+    .expect("accept")
+    .expect("a channel");
+    assert_eq!(rx.capacity(), 9);
+}
+
+#[tokio::test]
+async fn try_send_fans_out_without_waiting_on_a_stalled_subscriber() {
+    let (client, server) = pair_with(Config::new(Json), Config::new(Json)).await;
+    let tx = client.open_with_capacity::<u32>(2).expect("open");
+    let _rx = within("accept", server.accept::<u32>())
+        .await
+        .expect("accept")
+        .expect("a channel");
+    // Nobody reads: the peer's credit runs out, then the local queue fills,
+    // and try_send says so instead of waiting.
+    let mut sent = 0u32;
+    let full = within("the channel to fill", async {
+        loop {
+            match tx.try_send(sent) {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        matches!(full, TrySendError::Full(v) if v == sent),
+        "expected Full with the value, got {full:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_over_the_callers_size_limit_is_not_reported_as_no_reply() {
+    let mut small = Config::new(Json);
+    small.limits.max_frame_size = 4096;
+    let (client, server) = pair_with(small, Config::new(Json)).await;
+    let service = client.open::<Request<u32, String>>().expect("open");
+    tokio::spawn(async move {
+        let mut requests = server
+            .accept::<Request<u32, String>>()
+            .await
+            .expect("accept")
+            .expect("a channel");
+        while let Ok(Some(req)) = requests.recv().await {
+            let (n, responder) = req.into_parts();
+            let refused = responder.respond("x".repeat(n as usize)).await;
+            assert!(
+                matches!(refused.as_ref().map_err(|e| e.error()), Err(ChannelError::Limit(_))),
+                "the responder learns its answer was too large, got {refused:?}"
+            );
+        }
+    });
+    let err = within("the call", service.call(10_000))
+        .await
+        .expect_err("the answer is over the caller's limit");
+    match &err {
+        ChannelError::Reset { code, reason, .. } => {
+            assert_eq!(*code, libchan_mux::ErrorCode::LIMIT_EXCEEDED.0);
+            assert!(reason.contains("4096"), "the reason names the limit: {reason}");
+        }
+        other => panic!("expected the responder's limit error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn handshake_is_reachable_from_generic_code() {
+    async fn established(session: &dyn Session) -> Result<(), libchan_core::SessionError> {
+        session.handshake().await
+    }
+    let (client, server) = pair_with(Config::new(Json), Config::new(Json)).await;
+    within("handshake", established(&client))
+        .await
+        .expect("the client's handshake");
+    within("handshake", established(&server))
+        .await
+        .expect("the server's handshake");
+}
