@@ -49,7 +49,7 @@ mod request;
 pub mod transport;
 
 pub use byte_stream::{ByteStream, DuplexIo, PAIR_BUFFER};
-pub use chan::{pipe, pipe_with_capacity, Permit, Receiver, SendFuture, Sender};
+pub use chan::{pipe, pipe_with_capacity, Permit, Receiver, SendFuture, Sender, SharedReceiver};
 pub use codec::{Codec, Payload, SerdeCodec};
 pub use error::{
     BoxError, ByteStreamError, ChannelError, CodecError, Initiator, LimitError, NestError,

@@ -275,3 +275,49 @@ fn a_sink_reports_a_broken_channel() {
         Poll::Ready(Err(ChannelError::Closed))
     ));
 }
+
+#[test]
+fn a_shared_receiver_gives_each_job_to_exactly_one_worker() {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("a runtime")
+        .block_on(async {
+            let (jobs, rx) = pipe_with_capacity::<u32>(4);
+            let rx = rx.into_shared();
+            let mut workers = Vec::new();
+            for _ in 0..4 {
+                let rx = rx.clone();
+                workers.push(tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    while let Some(job) = rx.recv().await.expect("recv") {
+                        got.push(job);
+                        tokio::task::yield_now().await;
+                    }
+                    got
+                }));
+            }
+            drop(rx);
+            for job in 0..200 {
+                jobs.send(job).await.expect("the workers pull");
+            }
+            drop(jobs);
+            let mut all = Vec::new();
+            for w in workers {
+                all.extend(w.await.expect("a worker"));
+            }
+            all.sort_unstable();
+            assert_eq!(all, (0..200).collect::<Vec<_>>(), "each job once");
+        });
+}
+
+#[test]
+fn dropping_every_shared_clone_closes_the_channel() {
+    let (tx, rx) = pipe::<u32>();
+    let a = rx.into_shared();
+    let b = a.clone();
+    drop(a);
+    assert!(!tx.is_closed(), "a clone still consumes");
+    drop(b);
+    assert!(tx.is_closed());
+}

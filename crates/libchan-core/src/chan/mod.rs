@@ -3,12 +3,14 @@
 
 mod receiver;
 mod sender;
+mod shared;
 pub(crate) mod state;
 
 use std::sync::Arc;
 
 pub use receiver::Receiver;
 pub use sender::{Permit, SendFuture, Sender};
+pub use shared::SharedReceiver;
 
 use crate::codec::Payload;
 use crate::error::ChannelError;
