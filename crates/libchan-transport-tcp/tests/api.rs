@@ -141,3 +141,92 @@ async fn handshake_is_reachable_from_generic_code() {
         .await
         .expect("the server's handshake");
 }
+
+#[tokio::test]
+async fn sessions_know_their_addresses() {
+    let (client, server) = pair_with(Config::new(Json), Config::new(Json)).await;
+    assert_eq!(client.peer_addr(), server.local_addr());
+    assert_eq!(server.peer_addr(), client.local_addr());
+}
+
+#[tokio::test]
+async fn an_invalid_configuration_is_rejected_before_dialling() {
+    let mut bad = Config::new(Json);
+    bad.limits.max_frame_size = 10;
+    // Port 1 on loopback: were it dialled, this would be a connect error.
+    let err = connect("127.0.0.1:1", bad.clone())
+        .await
+        .expect_err("an invalid configuration");
+    match &err {
+        libchan_core::SessionError::Config(source) => {
+            let config = source
+                .downcast_ref::<libchan_mux::ConfigError>()
+                .expect("the mux's own configuration error");
+            assert_eq!(*config, libchan_mux::ConfigError::MaxFrameSize(10));
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    assert!(matches!(
+        Listener::bind("127.0.0.1:0", bad).await,
+        Err(libchan_core::SessionError::Config(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_failed_connect_names_the_address_dialled() {
+    // Bind and drop a listener: its port is (almost surely) refused now.
+    let addr = {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let err = connect(addr, Config::new(Json))
+        .await
+        .expect_err("nothing listens there");
+    match &err {
+        libchan_core::SessionError::Connect { addr: named, .. } => {
+            assert_eq!(*named, addr.to_string())
+        }
+        other => panic!("expected a connect error, got {other:?}"),
+    }
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    let by_name = connect(format!("localhost:{}", addr.port()), Config::new(Json))
+        .await
+        .expect_err("nothing listens there");
+    assert!(by_name.to_string().contains(&addr.port().to_string()), "{by_name}");
+}
+
+#[tokio::test]
+async fn connect_gives_up_after_the_connect_timeout() {
+    // A listener that never accepts, with the smallest backlog: once the
+    // backlog is full the kernel drops further handshakes, and a connect
+    // waits until its timeout.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let listener = socket.listen(1).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let mut config = Config::new(Json);
+    config.connect_timeout = Some(Duration::from_millis(200));
+    let mut held = Vec::new();
+    let mut timed_out = None;
+    for _ in 0..32 {
+        match within("a bounded connect", connect(addr, config.clone())).await {
+            Ok(session) => held.push(session),
+            Err(e) => {
+                timed_out = Some(e);
+                break;
+            }
+        }
+    }
+    let err = timed_out.expect("a connect to a full backlog times out");
+    match &err {
+        libchan_core::SessionError::Connect { source, .. } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::TimedOut, "{err}")
+        }
+        other => panic!("expected a connect timeout, got {other:?}"),
+    }
+    drop(listener);
+}

@@ -39,7 +39,7 @@ pub(crate) fn deliver(
     let Some(codec) = shared.agreed.get() else {
         // Data cannot arrive before the handshake settles the codec.
         shared.end(libchan_core::SessionError::Handshake(
-            "message received before a codec was agreed".into(),
+            libchan_core::HandshakeError::DataBeforeHandshake,
         ));
         return;
     };
@@ -66,7 +66,8 @@ pub(crate) fn deliver(
         };
         let dead = {
             let mut st = shared.lock();
-            st.proto.reset(id, code, &err.to_string());
+            st.proto
+                .reset(id, code, &super::codes::with_causes(&err));
             st.remove_stream(id)
         };
         shared.writer_wake.notify_one();
