@@ -262,7 +262,10 @@ pub async fn untagged_enum_with_ends_in_a_later_variant(codec: &dyn Codec) {
         panic!("decoded as the earlier variant");
     };
     assert_eq!(text, "later");
-    reply.send("answer".into()).await.expect("the sender is live");
+    reply
+        .send("answer".into())
+        .await
+        .expect("the sender is live");
     drop(reply);
     assert_eq!(
         within("the reply", reply_rx.recv()).await.expect("recv"),
@@ -276,7 +279,10 @@ pub async fn untagged_enum_with_ends_in_a_later_variant(codec: &dyn Codec) {
         "no copy of the sender outlives the decode"
     );
     feed_tx.send(7).await.expect("the receiver is live");
-    assert_eq!(within("the feed", feed.recv()).await.expect("recv"), Some(7));
+    assert_eq!(
+        within("the feed", feed.recv()).await.expect("recv"),
+        Some(7)
+    );
     stream.write_all(b"ping").await.expect("write");
     stream.shutdown().await.expect("shutdown");
     let mut got = Vec::new();

@@ -52,8 +52,8 @@ pub use byte_stream::{ByteStream, DuplexIo, PAIR_BUFFER};
 pub use chan::{pipe, pipe_with_capacity, Permit, Receiver, SendFuture, Sender, SharedReceiver};
 pub use codec::{Codec, Payload, SerdeCodec};
 pub use error::{
-    BoxError, ByteStreamError, ChannelError, CodecError, ConnectionLoss, HandshakeError,
-    Initiator, LimitError, NestError, SendError, SessionError, TryRecvError, TrySendError,
+    BoxError, ByteStreamError, ChannelError, CodecError, ConnectionLoss, HandshakeError, Initiator,
+    LimitError, NestError, SendError, SessionError, TryRecvError, TrySendError,
 };
 pub use message::Message;
 pub use request::{Request, Responder};

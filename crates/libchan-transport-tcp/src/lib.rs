@@ -224,7 +224,10 @@ pub async fn connect(
     Err(last.unwrap_or_else(|| {
         failed(
             dialled,
-            io::Error::new(io::ErrorKind::InvalidInput, "the address resolved to nothing"),
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            ),
         )
     }))
 }
@@ -252,7 +255,10 @@ impl Listener {
     /// The configuration is checked first ([`SessionError::Config`]), so an
     /// invalid one fails here, not at every connection; a failed bind is
     /// [`SessionError::Io`].
-    pub async fn bind(addr: impl ToSocketAddrs, config: SessionConfig) -> Result<Self, SessionError> {
+    pub async fn bind(
+        addr: impl ToSocketAddrs,
+        config: SessionConfig,
+    ) -> Result<Self, SessionError> {
         config.validate()?;
         Ok(Listener {
             inner: tokio::net::TcpListener::bind(addr).await?,

@@ -54,8 +54,15 @@ async fn capacities_are_chosen_per_channel_and_per_session() {
         .expect("accept")
         .expect("a channel");
     assert_eq!(subs.capacity(), 3, "accepted: the session's setting");
-    let sub = within("recv", subs.recv()).await.expect("recv").expect("one");
-    assert_eq!(sub.events.capacity(), 3, "a received sender: the session's setting");
+    let sub = within("recv", subs.recv())
+        .await
+        .expect("recv")
+        .expect("one");
+    assert_eq!(
+        sub.events.capacity(),
+        3,
+        "a received sender: the session's setting"
+    );
     assert_eq!(sub.control.capacity(), 3, "a received receiver too");
 
     let rx = within("accept", {
@@ -111,7 +118,10 @@ async fn a_reply_over_the_callers_size_limit_is_not_reported_as_no_reply() {
             let (n, responder) = req.into_parts();
             let refused = responder.respond("x".repeat(n as usize)).await;
             assert!(
-                matches!(refused.as_ref().map_err(|e| e.error()), Err(ChannelError::Limit(_))),
+                matches!(
+                    refused.as_ref().map_err(|e| e.error()),
+                    Err(ChannelError::Limit(_))
+                ),
                 "the responder learns its answer was too large, got {refused:?}"
             );
         }
@@ -122,7 +132,10 @@ async fn a_reply_over_the_callers_size_limit_is_not_reported_as_no_reply() {
     match &err {
         ChannelError::Reset { code, reason, .. } => {
             assert_eq!(*code, libchan_mux::ErrorCode::LIMIT_EXCEEDED.0);
-            assert!(reason.contains("4096"), "the reason names the limit: {reason}");
+            assert!(
+                reason.contains("4096"),
+                "the reason names the limit: {reason}"
+            );
         }
         other => panic!("expected the responder's limit error, got {other:?}"),
     }
@@ -194,7 +207,10 @@ async fn a_failed_connect_names_the_address_dialled() {
     let by_name = connect(format!("localhost:{}", addr.port()), Config::new(Json))
         .await
         .expect_err("nothing listens there");
-    assert!(by_name.to_string().contains(&addr.port().to_string()), "{by_name}");
+    assert!(
+        by_name.to_string().contains(&addr.port().to_string()),
+        "{by_name}"
+    );
 }
 
 #[tokio::test]

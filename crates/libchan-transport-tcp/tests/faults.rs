@@ -158,7 +158,10 @@ async fn garbage_instead_of_a_handshake_is_a_handshake_error_on_both_ends() {
         .await
         .expect_err("an HTTP request is not a libchan handshake");
     assert!(
-        matches!(&err, SessionError::Handshake(libchan_core::HandshakeError::BadMagic)),
+        matches!(
+            &err,
+            SessionError::Handshake(libchan_core::HandshakeError::BadMagic)
+        ),
         "expected a bad-magic handshake error, got {err:?}"
     );
     let answer = within("the server to hang up", client)

@@ -96,7 +96,11 @@ fn waiting_senders_are_woken_one_per_freed_slot_in_order() {
 
     assert_eq!(rx.try_recv().expect("queued"), 0);
     assert_eq!(first_wakes.0.load(Ordering::SeqCst), 1, "the oldest waiter");
-    assert_eq!(second_wakes.0.load(Ordering::SeqCst), 0, "one wake per slot");
+    assert_eq!(
+        second_wakes.0.load(Ordering::SeqCst),
+        0,
+        "one wake per slot"
+    );
     // A newcomer cannot take the slot handed to the first waiter.
     assert!(matches!(tx.try_send(9), Err(TrySendError::Full(9))));
     assert!(second

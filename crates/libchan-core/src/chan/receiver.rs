@@ -179,4 +179,3 @@ impl<T> fmt::Debug for Receiver<T> {
             .finish_non_exhaustive()
     }
 }
-

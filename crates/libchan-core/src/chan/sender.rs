@@ -110,7 +110,9 @@ impl<T: Send + 'static> Sender<T> {
                 )),
             };
         }
-        let value = slot.take().expect("the direct path leaves the value when it is not taken");
+        let value = slot
+            .take()
+            .expect("the direct path leaves the value when it is not taken");
         match self.chan.try_acquire() {
             Err(e) => Err(TrySendError::from_error(value, e)),
             Ok(false) => Err(TrySendError::Full(value)),

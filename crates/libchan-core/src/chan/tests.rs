@@ -75,7 +75,10 @@ fn a_dropped_receiver_fails_senders_with_closed() {
         let mut waiting = Box::pin(tx.send(2));
         assert!(poll_once(waiting.as_mut()).is_pending());
         drop(rx);
-        assert!(matches!(waiting.await.map_err(ChannelError::from), Err(ChannelError::Closed)));
+        assert!(matches!(
+            waiting.await.map_err(ChannelError::from),
+            Err(ChannelError::Closed)
+        ));
         assert!(tx.is_closed());
     });
 }
@@ -310,7 +313,10 @@ fn the_last_sender_dropped_in_a_panic_aborts_the_channel() {
     .join();
     assert!(!keep.is_closed(), "another sender still holds the channel");
     drop(keep);
-    assert!(matches!(rx.try_recv(), Err(TryRecvError::Closed)), "a clean end");
+    assert!(
+        matches!(rx.try_recv(), Err(TryRecvError::Closed)),
+        "a clean end"
+    );
 
     let (tx, mut rx) = pipe::<u32>();
     let _ = std::thread::spawn(move || {

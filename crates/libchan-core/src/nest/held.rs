@@ -100,7 +100,10 @@ struct HeldStream(Arc<Mutex<Home>>);
 
 impl Held for HeldStream {
     fn again(&mut self, reference: ChannelRef) -> Result<Box<dyn Any>, NestError> {
-        let io = lock(&self.0).back.take().ok_or_else(|| handed_out(reference))?;
+        let io = lock(&self.0)
+            .back
+            .take()
+            .ok_or_else(|| handed_out(reference))?;
         Ok(Box::new(lend(io, &self.0)))
     }
 

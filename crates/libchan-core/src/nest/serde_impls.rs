@@ -88,12 +88,14 @@ impl<'de> Deserialize<'de> for ByteStream {
         import_held(reference, "stream", |end| {
             let stream = match end {
                 IncomingEnd::Stream(s) => s,
-                IncomingEnd::Local(any) => any.downcast::<ByteStream>().map(|b| *b).map_err(
-                    |_| NestError::WrongKind {
-                        expected: "stream",
-                        id: reference.id,
-                    },
-                )?,
+                IncomingEnd::Local(any) => {
+                    any.downcast::<ByteStream>()
+                        .map(|b| *b)
+                        .map_err(|_| NestError::WrongKind {
+                            expected: "stream",
+                            id: reference.id,
+                        })?
+                }
                 _ => {
                     return Err(NestError::WrongKind {
                         expected: "stream",

@@ -79,7 +79,10 @@ fn a_receiver_dropped_by_a_failed_variant_is_handed_out_again() {
     let Ok(Either::Second { mut rx, .. }) = result else {
         panic!("decodes as the second variant");
     };
-    assert!(!tx.is_closed(), "the failed variant's drop did not close it");
+    assert!(
+        !tx.is_closed(),
+        "the failed variant's drop did not close it"
+    );
     tx.try_send(3).expect("live");
     assert_eq!(rx.try_recv().expect("queued"), 3);
 

@@ -414,7 +414,10 @@ impl<T: Payload> Sender<T> {
     /// (for [`IncomingEnd::Outbound`]) holds at most `capacity` messages
     /// queued for the stream before `send` waits. An end that moved as a
     /// live handle keeps its own channel's capacity.
-    pub fn from_incoming_with_capacity(end: IncomingEnd, capacity: usize) -> Result<Self, NestError> {
+    pub fn from_incoming_with_capacity(
+        end: IncomingEnd,
+        capacity: usize,
+    ) -> Result<Self, NestError> {
         match end {
             IncomingEnd::Local(any) => {
                 any.downcast::<Sender<T>>()
@@ -460,7 +463,10 @@ impl<T: Payload> Receiver<T> {
     /// from local senders (the session's own feed is bounded by its credit
     /// window instead). An end that moved as a live handle keeps its own
     /// channel's capacity.
-    pub fn from_incoming_with_capacity(end: IncomingEnd, capacity: usize) -> Result<Self, NestError> {
+    pub fn from_incoming_with_capacity(
+        end: IncomingEnd,
+        capacity: usize,
+    ) -> Result<Self, NestError> {
         match end {
             IncomingEnd::Local(any) => {
                 any.downcast::<Receiver<T>>()

@@ -73,12 +73,12 @@ pub(crate) fn session_error(role: Role, err: &ProtoError) -> SessionError {
                 peer: *peer,
             })
         }
-        ProtoError::RoleConflict(role) => SessionError::Handshake(HandshakeError::RoleConflict(
-            match role {
+        ProtoError::RoleConflict(role) => {
+            SessionError::Handshake(HandshakeError::RoleConflict(match role {
                 Role::Dialer => "dialer",
                 Role::Acceptor => "acceptor",
-            },
-        )),
+            }))
+        }
         ProtoError::HandshakeTimeout(d) => SessionError::Handshake(HandshakeError::Timeout(*d)),
         ProtoError::Remote {
             code: ErrorCode::ABORTED,

@@ -66,8 +66,7 @@ pub(crate) fn deliver(
         };
         let dead = {
             let mut st = shared.lock();
-            st.proto
-                .reset(id, code, &super::codes::with_causes(&err));
+            st.proto.reset(id, code, &super::codes::with_causes(&err));
             st.remove_stream(id)
         };
         shared.writer_wake.notify_one();
@@ -160,9 +159,12 @@ impl Importer for SessionImporter {
     }
 
     fn channel_capacity(&self) -> usize {
-        self.shared.as_ref().map_or(libchan_core::DEFAULT_CAPACITY, |s| {
-            s.channel_capacity.load(std::sync::atomic::Ordering::Relaxed)
-        })
+        self.shared
+            .as_ref()
+            .map_or(libchan_core::DEFAULT_CAPACITY, |s| {
+                s.channel_capacity
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
     }
 }
 

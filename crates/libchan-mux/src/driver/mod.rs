@@ -181,9 +181,10 @@ where
     let limits = config.checked_limits()?;
     let proto = Proto::new(role, limits.clone(), Instant::now()).map_err(SessionError::config)?;
     let shared = Shared::new(role, config.codecs, proto, &limits);
-    shared
-        .channel_capacity
-        .store(config.channel_capacity.max(1), std::sync::atomic::Ordering::Relaxed);
+    shared.channel_capacity.store(
+        config.channel_capacity.max(1),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     *shared
         .guard
         .lock()
