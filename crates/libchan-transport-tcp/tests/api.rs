@@ -246,3 +246,125 @@ async fn connect_gives_up_after_the_connect_timeout() {
     }
     drop(listener);
 }
+
+#[tokio::test]
+async fn closing_a_receiver_tells_the_remote_sender_and_keeps_what_arrived() {
+    let (client, server) = pair_with(Config::new(Json), Config::new(Json)).await;
+    let tx = client.open::<u32>().expect("open");
+    tx.send(1).await.expect("send");
+    let mut rx = within("accept", server.accept::<u32>())
+        .await
+        .expect("accept")
+        .expect("a channel");
+    assert_eq!(within("recv", rx.recv()).await.expect("recv"), Some(1));
+    tx.send(2).await.expect("send");
+    // Wait until the second message is here, then close.
+    let mut batch = Vec::new();
+    within("the second message", rx.recv_many(&mut batch, 8))
+        .await
+        .expect("recv_many");
+    assert_eq!(batch, [2]);
+    tx.send(3).await.expect("send");
+    rx.close();
+    within("the remote sender to learn of the close", tx.closed()).await;
+    let later = tx.send(4).await.expect_err("the receiver closed");
+    assert!(matches!(later.error(), ChannelError::Closed));
+    assert_eq!(later.into_inner(), 4);
+    // What arrived before the close (perhaps 3) is still received, then the end.
+    loop {
+        match within("the rest", rx.recv()).await.expect("no break") {
+            Some(3) => continue,
+            Some(other) => panic!("unexpected message {other}"),
+            None => break,
+        }
+    }
+}
+
+#[tokio::test]
+async fn permits_and_the_sink_send_in_order_over_a_session() {
+    use futures_util::SinkExt;
+    let (client, server) = pair_with(Config::new(Json), Config::new(Json)).await;
+    let mut tx = client.open_with_capacity::<u32>(4).expect("open");
+    let mut rx = within("accept", async {
+        tx.reserve().await.expect("a slot").send(0);
+        server.accept::<u32>().await
+    })
+    .await
+    .expect("accept")
+    .expect("a channel");
+    let consumer = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(v) = rx.recv().await.expect("recv") {
+            got.push(v);
+        }
+        got
+    });
+    for i in 1..50 {
+        tx.reserve().await.expect("a slot").send(i);
+    }
+    let mut items = futures_util::stream::iter((50..100).map(Ok));
+    within("send_all", tx.send_all(&mut items))
+        .await
+        .expect("send_all");
+    drop(tx);
+    let got = within("the consumer", consumer).await.expect("join");
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn an_untagged_enum_with_ends_in_a_later_variant_crosses_a_session() {
+    use libchan_conformance::types::Untagged;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (client, server) = pair_with(Config::new(Json), Config::new(Json)).await;
+    let tx = client.open::<Untagged>().expect("open");
+    let (reply_tx, mut reply_rx) = libchan_core::pipe::<String>();
+    let (feed_tx, feed_rx) = libchan_core::pipe::<u64>();
+    let (stream, mut other) = libchan_core::ByteStream::pair();
+    tx.send(Untagged::Later {
+        reply: reply_tx,
+        feed: feed_rx,
+        stream,
+        text: "later".into(),
+    })
+    .await
+    .expect("send");
+    let mut rx = within("accept", server.accept::<Untagged>())
+        .await
+        .expect("accept")
+        .expect("a channel");
+    let got = within("recv", rx.recv())
+        .await
+        .expect("decodes")
+        .expect("one");
+    let Untagged::Later {
+        reply,
+        mut feed,
+        mut stream,
+        text,
+    } = got
+    else {
+        panic!("decoded as the earlier variant");
+    };
+    assert_eq!(text, "later");
+    reply.send("back".into()).await.expect("the sender is live");
+    drop(reply);
+    assert_eq!(
+        within("reply", reply_rx.recv()).await.expect("recv"),
+        Some("back".into())
+    );
+    assert_eq!(
+        within("the reply's end", reply_rx.recv())
+            .await
+            .expect("clean"),
+        None
+    );
+    feed_tx.send(9).await.expect("the receiver is live");
+    assert_eq!(within("feed", feed.recv()).await.expect("recv"), Some(9));
+    stream.write_all(b"over the wire").await.expect("write");
+    stream.shutdown().await.expect("shutdown");
+    let mut bytes = Vec::new();
+    within("the stream", other.read_to_end(&mut bytes))
+        .await
+        .expect("read");
+    assert_eq!(bytes, b"over the wire");
+}
