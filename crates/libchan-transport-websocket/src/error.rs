@@ -242,6 +242,31 @@ mod tests {
     }
 
     #[test]
+    fn display_names_the_address_and_does_not_repeat_the_source() {
+        let errors = [
+            Error::Connect {
+                addr: "db.internal:443".into(),
+                source: io::Error::new(io::ErrorKind::ConnectionRefused, "refused"),
+            },
+            Error::Tls(io::Error::other("bad certificate")),
+            Error::Session(SessionError::Io(Arc::new(io::Error::other("reset")))),
+        ];
+        for err in &errors {
+            let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+            while let Some(e) = current {
+                if let Some(source) = e.source() {
+                    assert!(
+                        !e.to_string().contains(&source.to_string()),
+                        "{e} repeats {source}"
+                    );
+                }
+                current = e.source();
+            }
+        }
+        assert!(errors[0].to_string().contains("db.internal:443"));
+    }
+
+    #[test]
     fn a_rejection_never_has_a_success_status() {
         assert_eq!(
             Rejection::new(StatusCode::OK, "no").status,
