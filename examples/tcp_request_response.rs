@@ -16,7 +16,17 @@ async fn main() -> Result<(), libchan::BoxError> {
     let addr = listener.local_addr()?;
     println!("listening on {addr}");
     tokio::spawn(async move {
-        while let Ok((session, peer)) = listener.accept().await {
+        loop {
+            // An accept error concerns one connection (too many open files,
+            // a reset before it was accepted): pause, and keep accepting.
+            let (session, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    eprintln!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
             println!("session from {peer}");
             tokio::spawn(async move {
                 let mut requests = session
@@ -24,8 +34,8 @@ async fn main() -> Result<(), libchan::BoxError> {
                     .await?
                     .ok_or("the client opened no channel")?;
                 while let Some(req) = requests.recv().await? {
-                    let len = req.body.len();
-                    req.respond(len).await?;
+                    let (body, responder) = req.into_parts();
+                    responder.respond(body.len()).await?;
                 }
                 Ok::<_, libchan::BoxError>(())
             });

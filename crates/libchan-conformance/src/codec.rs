@@ -15,7 +15,7 @@ use libchan_core::transport::IncomingEnd;
 use libchan_core::{pipe, Codec, CodecError, Message, NestError, Payload};
 use serde::{Deserialize, Serialize};
 
-use crate::types::{Deep, Inner};
+use crate::types::{Deep, Inner, Untagged};
 use crate::within;
 
 type Table = Arc<Mutex<HashMap<u64, IncomingEnd>>>;
@@ -225,6 +225,73 @@ pub async fn seed_message_round_trips(codec: &dyn Codec) {
     assert_eq!(&got.data[..], b"ok");
 }
 
+/// An untagged enum with ends in a later variant decodes: the failed
+/// earlier variant's imports do not use the references up, each reference
+/// resolves once, and the ends are live and end cleanly afterwards.
+pub async fn untagged_enum_with_ends_in_a_later_variant(codec: &dyn Codec) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (reply_tx, mut reply_rx) = pipe::<String>();
+    let (feed_tx, feed_rx) = pipe::<u64>();
+    let (stream, mut other) = libchan_core::ByteStream::pair();
+    let value = Untagged::Later {
+        reply: reply_tx,
+        feed: feed_rx,
+        stream,
+        text: "later".into(),
+    };
+    let (bytes, table) = encode_loopback(codec, &value);
+    let bytes = bytes.expect("an untagged enum with ends encodes");
+    drop(value);
+    let back: Untagged =
+        decode_loopback(codec, &bytes, table.clone()).expect("decodes as the later variant");
+    assert!(
+        table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty(),
+        "each reference was resolved once"
+    );
+    let Untagged::Later {
+        reply,
+        mut feed,
+        mut stream,
+        text,
+    } = back
+    else {
+        panic!("decoded as the earlier variant");
+    };
+    assert_eq!(text, "later");
+    reply
+        .send("answer".into())
+        .await
+        .expect("the sender is live");
+    drop(reply);
+    assert_eq!(
+        within("the reply", reply_rx.recv()).await.expect("recv"),
+        Some("answer".into())
+    );
+    assert_eq!(
+        within("the reply channel's end", reply_rx.recv())
+            .await
+            .expect("a clean end, not a break"),
+        None,
+        "no copy of the sender outlives the decode"
+    );
+    feed_tx.send(7).await.expect("the receiver is live");
+    assert_eq!(
+        within("the feed", feed.recv()).await.expect("recv"),
+        Some(7)
+    );
+    stream.write_all(b"ping").await.expect("write");
+    stream.shutdown().await.expect("shutdown");
+    let mut got = Vec::new();
+    within("the stream", other.read_to_end(&mut got))
+        .await
+        .expect("read");
+    assert_eq!(got, b"ping");
+}
+
 /// A reference nobody exported is an error, not a panic or a dangling end.
 pub fn unknown_reference_is_an_error(codec: &dyn Codec) {
     let (tx, _rx) = pipe::<u64>();
@@ -296,6 +363,11 @@ macro_rules! codec_suite {
             #[tokio::test]
             async fn seed_message_round_trips() {
                 $crate::codec::seed_message_round_trips(&$codec).await;
+            }
+
+            #[tokio::test]
+            async fn untagged_enum_with_ends_in_a_later_variant() {
+                $crate::codec::untagged_enum_with_ends_in_a_later_variant(&$codec).await;
             }
 
             #[test]

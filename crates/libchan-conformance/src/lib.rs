@@ -87,7 +87,7 @@ pub async fn first_send_error<T: Send + 'static>(
         let mut i = 0;
         loop {
             if let Err(e) = tx.send(make(i)).await {
-                return e;
+                return e.into_error();
             }
             i += 1;
             tokio::task::yield_now().await;

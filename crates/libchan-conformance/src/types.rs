@@ -57,3 +57,33 @@ pub struct Blob {
     /// The bytes.
     pub bytes: bytes::Bytes,
 }
+
+/// An untagged enum whose first variant takes ends and then fails (no
+/// `number` field), so decoding a [`Untagged::Later`] resolves every
+/// reference twice: once for the failed variant, once for the real one.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Untagged {
+    /// Tried first, fails on the missing `number`.
+    Earlier {
+        /// Imported, then dropped with the variant.
+        reply: Sender<String>,
+        /// Imported, then dropped with the variant.
+        feed: Receiver<u64>,
+        /// Imported, then dropped with the variant.
+        stream: ByteStream,
+        /// Absent from a `Later`.
+        number: u64,
+    },
+    /// What the message is.
+    Later {
+        /// A sender the reader answers on.
+        reply: Sender<String>,
+        /// A receiver the reader reads from.
+        feed: Receiver<u64>,
+        /// A byte stream to the writer's side.
+        stream: ByteStream,
+        /// Absent from an `Earlier`.
+        text: String,
+    },
+}

@@ -49,14 +49,14 @@ mod request;
 pub mod transport;
 
 pub use byte_stream::{ByteStream, DuplexIo, PAIR_BUFFER};
-pub use chan::{pipe, pipe_with_capacity, Receiver, SendFuture, Sender};
+pub use chan::{pipe, pipe_with_capacity, Permit, Receiver, SendFuture, Sender, SharedReceiver};
 pub use codec::{Codec, Payload, SerdeCodec};
 pub use error::{
-    BoxError, ByteStreamError, ChannelError, CodecError, Initiator, LimitError, NestError,
-    SessionError,
+    BoxError, ByteStreamError, ChannelError, CodecError, ConnectionLoss, HandshakeError, Initiator,
+    LimitError, NestError, SendError, SessionError, TryRecvError, TrySendError,
 };
 pub use message::Message;
-pub use request::Request;
+pub use request::{Request, Responder};
 pub use transport::{Session, SessionExt, SessionId, SessionStats};
 
 /// Messages a channel buffers from local senders before `send` waits.

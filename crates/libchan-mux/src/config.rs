@@ -87,7 +87,27 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
 
 /// Session limits and offered codecs. Build with [`Config::new`] (defaults
-/// plus a codec list) and adjust fields.
+/// plus a codec list) and adjust fields. The `libchan` facade re-exports it
+/// as `libchan::Limits`; a transport's configuration holds it as `limits`
+/// (`tcp::Config::new(Json).limits.max_frame_size = ...`).
+///
+/// Errors and docs use these field names for the limits.
+///
+/// | field | default | what it bounds |
+/// |---|---|---|
+/// | `max_frame_size` | 4 MiB ([`DEFAULT_MAX_FRAME_SIZE`]) | the largest message we accept (a message is one frame); a larger one sent to us is refused with `LIMIT_EXCEEDED` at the sender |
+/// | `initial_window` | 256 KiB ([`DEFAULT_INITIAL_WINDOW`]) | bytes of one stream received and not yet consumed |
+/// | `session_window` | 16 MiB ([`DEFAULT_SESSION_WINDOW`]) | the same, all streams together |
+/// | `max_streams` | 4096 ([`DEFAULT_MAX_STREAMS`]) | streams the peer may have open toward us |
+/// | `max_pending_opens` | 4096 ([`DEFAULT_MAX_PENDING_OPENS`]) | nested streams the peer opened that no decoded message named yet |
+/// | `max_send_buffer` | 1 MiB ([`DEFAULT_MAX_SEND_BUFFER`]) | frames waiting to be written before `send` waits |
+/// | `linger` | 10 s ([`DEFAULT_LINGER`]) | how long a graceful close waits for open channels |
+/// | `handshake_timeout` | 10 s ([`DEFAULT_HANDSHAKE_TIMEOUT`]) | how long to wait for the peer's HELLO |
+/// | `keepalive` | 30 s ([`DEFAULT_KEEPALIVE`]) | PING interval; two silent intervals lose the connection |
+///
+/// `docs/RELIABILITY.md` turns these into the memory one session can be
+/// made to hold. An invalid value is refused before anything is dialled
+/// ([`ConfigError`], inside libchan's `SessionError::Config`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Largest DATA payload (= message) we accept, announced as `MAX_FRAME_SIZE`.

@@ -28,11 +28,15 @@ pub enum Error {
     #[error("peer is not speaking libchan (bad magic)")]
     BadMagic,
     /// The peer sent bytes that do not decode as a frame.
+    ///
+    /// The text includes the frame error's (it is also the GOAWAY's
+    /// reason), so the frame error is not repeated as a `source`.
     #[error("malformed frame from peer: {0}")]
-    Malformed(#[from] frame::Error),
-    /// The peer sent well-formed frames that break a protocol rule.
+    Malformed(frame::Error),
+    /// The peer sent well-formed frames that break a protocol rule. As with
+    /// `Malformed`, the violation is in the text, not a `source`.
     #[error("protocol violation by peer: {0}")]
-    Protocol(#[from] Violation),
+    Protocol(Violation),
     /// The peer speaks another protocol version.
     #[error("protocol version mismatch: we speak version {local}, the peer speaks version {peer}")]
     VersionMismatch {
@@ -76,6 +80,18 @@ pub enum Error {
         /// Streams still open when it ran out.
         open: usize,
     },
+}
+
+impl From<frame::Error> for Error {
+    fn from(e: frame::Error) -> Self {
+        Error::Malformed(e)
+    }
+}
+
+impl From<Violation> for Error {
+    fn from(v: Violation) -> Self {
+        Error::Protocol(v)
+    }
 }
 
 impl Error {
@@ -260,7 +276,7 @@ pub enum SendError<E = Infallible> {
     #[error(transparent)]
     Stream(#[from] StreamError),
     /// The encoding closure failed; nothing was queued.
-    #[error("encoding the payload failed: {0}")]
+    #[error("encoding the payload failed")]
     Encode(#[source] E),
 }
 

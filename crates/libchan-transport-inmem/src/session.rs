@@ -181,6 +181,12 @@ impl Session for InmemSession {
         lost.map_or(Ok(()), Err)
     }
 
+    /// Nothing to agree on in memory: `Ok` at once, or the error that
+    /// broke the pair.
+    async fn handshake(&self) -> Result<(), SessionError> {
+        self.link.lock().lost.clone().map_or(Ok(()), Err)
+    }
+
     fn abort(&self, reason: &str) {
         self.break_link(SessionError::Aborted {
             initiator: libchan_core::Initiator::Local,

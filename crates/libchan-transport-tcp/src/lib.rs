@@ -44,11 +44,15 @@
 
 #![deny(missing_docs)]
 
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::Arc;
 
-use libchan_core::SessionError;
+use async_trait::async_trait;
+use libchan_core::transport::{ExportedReceiver, IncomingEnd};
+use libchan_core::{Session, SessionError, SessionId, SessionStats};
 use libchan_mux::driver::{spawn, spawn_guarded, MuxSession, SessionConfig};
 use libchan_mux::Role;
 use tokio::net::{TcpStream, ToSocketAddrs};
@@ -62,25 +66,175 @@ use tokio::sync::Semaphore;
 pub const DEFAULT_MAX_SESSIONS: usize = 1024;
 
 #[doc(no_inline)]
-pub use libchan_mux::driver::{MuxSession as TcpSession, SessionConfig as Config};
+pub use libchan_mux::driver::SessionConfig as Config;
+
+/// A libchan session over a TCP connection: a [`MuxSession`] (it derefs
+/// to one, and implements [`Session`] by delegating to it) plus the
+/// connection's addresses.
+///
+/// Cheap to clone; all clones are the same session.
+#[derive(Clone)]
+pub struct TcpSession {
+    inner: MuxSession,
+    peer_addr: SocketAddr,
+    local_addr: SocketAddr,
+}
+
+impl TcpSession {
+    /// The address of the other end of the connection.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer_addr
+    }
+
+    /// This end's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The libchan session inside.
+    pub fn mux(&self) -> &MuxSession {
+        &self.inner
+    }
+
+    /// Gives up the addresses and keeps the libchan session.
+    pub fn into_mux(self) -> MuxSession {
+        self.inner
+    }
+}
+
+impl Deref for TcpSession {
+    type Target = MuxSession;
+
+    fn deref(&self) -> &MuxSession {
+        &self.inner
+    }
+}
+
+#[async_trait]
+impl Session for TcpSession {
+    fn id(&self) -> SessionId {
+        self.inner.id()
+    }
+
+    fn open_end(&self, end: ExportedReceiver) -> Result<(), SessionError> {
+        self.inner.open_end(end)
+    }
+
+    async fn accept_end(&self) -> Result<Option<IncomingEnd>, SessionError> {
+        self.inner.accept_end().await
+    }
+
+    async fn close(&self) -> Result<(), SessionError> {
+        self.inner.close().await
+    }
+
+    fn abort(&self, reason: &str) {
+        self.inner.abort(reason);
+    }
+
+    fn stats(&self) -> SessionStats {
+        self.inner.stats()
+    }
+
+    async fn handshake(&self) -> Result<(), SessionError> {
+        Session::handshake(&self.inner).await
+    }
+
+    fn channel_capacity(&self) -> usize {
+        self.inner.channel_capacity()
+    }
+}
+
+impl fmt::Debug for TcpSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpSession")
+            .field("session", &self.inner)
+            .field("peer_addr", &self.peer_addr)
+            .finish()
+    }
+}
+
+/// Starts a session on a connected stream; the addresses come from it.
+fn start(
+    stream: TcpStream,
+    role: Role,
+    config: SessionConfig,
+    guard: impl Send + 'static,
+) -> Result<TcpSession, SessionError> {
+    stream.set_nodelay(true)?;
+    let peer_addr = stream.peer_addr()?;
+    let local_addr = stream.local_addr()?;
+    let inner = match role {
+        Role::Acceptor => spawn_guarded(stream, role, config, guard)?,
+        Role::Dialer => {
+            drop(guard);
+            spawn(stream, role, config)?
+        }
+    };
+    Ok(TcpSession {
+        inner,
+        peer_addr,
+        local_addr,
+    })
+}
 
 /// Connects to `addr` and starts a session as the dialer.
 ///
+/// The configuration is checked first: an invalid one is
+/// [`SessionError::Config`] and nothing is dialled. Every address `addr`
+/// resolves to is tried in turn, each bounded by `config.connect_timeout`
+/// when set; failing them all is [`SessionError::Connect`] naming the
+/// address (the last one tried, or `addr` as given when it resolved to
+/// nothing), its source the socket's error (`TimedOut` for the timeout).
+///
 /// Returns once the TCP connection is up; the libchan handshake continues in
-/// the background (see [`MuxSession::handshake`]).
+/// the background (see [`Session::handshake`]).
 pub async fn connect(
-    addr: impl ToSocketAddrs,
+    addr: impl ToSocketAddrs + fmt::Debug,
     config: SessionConfig,
-) -> Result<MuxSession, SessionError> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    spawn(stream, Role::Dialer, config)
+) -> Result<TcpSession, SessionError> {
+    config.validate()?;
+    let dialled = format!("{addr:?}");
+    let dialled = dialled.trim_matches('"').to_owned();
+    let failed = |addr: String, e: io::Error| SessionError::Connect {
+        addr,
+        source: Arc::new(e),
+    };
+    let addrs = tokio::net::lookup_host(addr)
+        .await
+        .map_err(|e| failed(dialled.clone(), e))?;
+    let mut last = None;
+    for resolved in addrs {
+        let attempt = TcpStream::connect(resolved);
+        let result = match config.connect_timeout {
+            Some(limit) => match tokio::time::timeout(limit, attempt).await {
+                Ok(r) => r,
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no connection within {limit:?}"),
+                )),
+            },
+            None => attempt.await,
+        };
+        match result {
+            Ok(stream) => return start(stream, Role::Dialer, config, ()),
+            Err(e) => last = Some(failed(resolved.to_string(), e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        failed(
+            dialled,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            ),
+        )
+    }))
 }
 
 /// Starts a session as the acceptor over an already accepted TCP stream.
-pub fn serve(stream: TcpStream, config: SessionConfig) -> Result<MuxSession, SessionError> {
-    stream.set_nodelay(true)?;
-    spawn(stream, Role::Acceptor, config)
+pub fn serve(stream: TcpStream, config: SessionConfig) -> Result<TcpSession, SessionError> {
+    start(stream, Role::Acceptor, config, ())
 }
 
 /// Accepts TCP connections, one session each, at most
@@ -97,7 +251,15 @@ pub struct Listener {
 impl Listener {
     /// Binds to `addr` (`"127.0.0.1:0"` picks a free port), keeping at most
     /// [`DEFAULT_MAX_SESSIONS`] sessions at once.
-    pub async fn bind(addr: impl ToSocketAddrs, config: SessionConfig) -> io::Result<Self> {
+    ///
+    /// The configuration is checked first ([`SessionError::Config`]), so an
+    /// invalid one fails here, not at every connection; a failed bind is
+    /// [`SessionError::Io`].
+    pub async fn bind(
+        addr: impl ToSocketAddrs,
+        config: SessionConfig,
+    ) -> Result<Self, SessionError> {
+        config.validate()?;
         Ok(Listener {
             inner: tokio::net::TcpListener::bind(addr).await?,
             config,
@@ -118,9 +280,28 @@ impl Listener {
     ///
     /// Waits first for a free session slot. Cancel-safe. An error concerns
     /// one connection (a failed `accept(2)`, say, as with too many open
-    /// files) or the listener: keep accepting after it, perhaps after a
-    /// short pause.
-    pub async fn accept(&self) -> Result<(MuxSession, SocketAddr), SessionError> {
+    /// files) and not the listener: keep accepting after it, after a short
+    /// pause so that a persistent condition (EMFILE) does not spin:
+    ///
+    /// ```no_run
+    /// # async fn demo(listener: libchan_transport_tcp::Listener) {
+    /// loop {
+    ///     match listener.accept().await {
+    ///         Ok((session, peer)) => {
+    ///             tokio::spawn(async move {
+    ///                 // serve `session`
+    ///                 # drop((session, peer));
+    ///             });
+    ///         }
+    ///         Err(e) => {
+    ///             eprintln!("accept failed: {e}");
+    ///             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    ///         }
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub async fn accept(&self) -> Result<(TcpSession, SocketAddr), SessionError> {
         let slot = self
             .slots
             .clone()
@@ -128,8 +309,7 @@ impl Listener {
             .await
             .expect("the listener never closes its semaphore");
         let (stream, peer) = self.inner.accept().await?;
-        stream.set_nodelay(true)?;
-        let session = spawn_guarded(stream, Role::Acceptor, self.config.clone(), slot)?;
+        let session = start(stream, Role::Acceptor, self.config.clone(), slot)?;
         Ok((session, peer))
     }
 

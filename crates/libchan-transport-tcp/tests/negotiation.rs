@@ -74,3 +74,42 @@ async fn no_common_codec_is_a_typed_error_naming_both_lists_on_both_sides() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_codec_mismatch_has_one_shape_whenever_it_shows() {
+    use libchan_core::{ChannelError, Request, Sender};
+    let (d, _a) = handshake(vec![Arc::new(Xml)], vec![Arc::new(Json)]).await;
+    // Opened before the handshake failed, used after.
+    let plain = d.open::<String>().expect("open before the handshake");
+    let service = d
+        .open::<Request<String, String>>()
+        .expect("open before the handshake");
+    let carrying = d.open::<Sender<u32>>().expect("open before the handshake");
+    assert!(matches!(
+        d.handshake().await,
+        Err(SessionError::CodecMismatch { .. })
+    ));
+    let is_mismatch =
+        |e: &ChannelError| matches!(e.session_error(), Some(SessionError::CodecMismatch { .. }));
+    let sent = plain.send("x".into()).await.expect_err("the session ended");
+    assert!(is_mismatch(sent.error()), "a send: {:?}", sent.error());
+    let called = service
+        .call("x".into())
+        .await
+        .expect_err("the session ended");
+    assert!(
+        is_mismatch(&called),
+        "a call, whose request carries a reply channel: {called:?}"
+    );
+    let (tx, _rx) = libchan_core::pipe::<u32>();
+    let nested = carrying.send(tx).await.expect_err("the session ended");
+    assert!(
+        is_mismatch(nested.error()),
+        "a message carrying an end: {:?}",
+        nested.error()
+    );
+    assert!(matches!(
+        d.open::<String>(),
+        Err(SessionError::CodecMismatch { .. })
+    ));
+}

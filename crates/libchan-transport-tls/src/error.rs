@@ -59,7 +59,7 @@ impl fmt::Display for Remote {
 pub enum TlsError {
     /// Reading or writing the connection failed, or it closed during the
     /// handshake.
-    #[error("connection to {remote} failed: {source}")]
+    #[error("connection to {remote} failed")]
     Io {
         /// Who the connection was with.
         remote: Remote,
@@ -149,7 +149,7 @@ pub enum TlsError {
     },
     /// Any other TLS failure: a peer that is not speaking TLS, a protocol
     /// violation, a failed decryption, an unexpected alert.
-    #[error("TLS with {remote} failed (detected by the {rejected_by}): {error}")]
+    #[error("TLS with {remote} failed (detected by the {rejected_by})")]
     Tls {
         /// Who the connection was with.
         remote: Remote,
@@ -166,7 +166,7 @@ pub enum TlsError {
     Config(String),
     /// TLS was established, then the libchan session failed (codec
     /// mismatch, not a libchan peer, invalid session configuration).
-    #[error("libchan session with {remote} failed: {source}")]
+    #[error("libchan session with {remote} failed")]
     Session {
         /// Who the connection was with.
         remote: Remote,

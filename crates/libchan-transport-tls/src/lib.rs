@@ -112,8 +112,13 @@ pub const ALPN: &[u8] = b"libchan/1";
 /// as the dialer.
 ///
 /// Returns once the TLS and libchan handshakes are done; both together are
-/// bounded by `config.limits.handshake_timeout` (the TCP connect itself is
-/// not). Every address `addr` resolves to is tried in turn.
+/// bounded by `config.limits.handshake_timeout`, and each TCP connect by
+/// `config.connect_timeout` when set (the operating system's limit
+/// otherwise; running out is [`TlsError::Io`] of kind `TimedOut`). Every
+/// address `addr` resolves to is tried in turn. An invalid session
+/// configuration is [`TlsError::Session`] with
+/// [`SessionError::Config`](libchan_core::SessionError::Config), before
+/// anything is dialled.
 pub async fn connect(
     addr: impl ToSocketAddrs,
     server_name: &str,
@@ -121,6 +126,10 @@ pub async fn connect(
     config: SessionConfig,
 ) -> Result<TlsSession, TlsError> {
     let unresolved = || Remote::new(None, Some(server_name.to_owned()));
+    config.validate().map_err(|source| TlsError::Session {
+        remote: unresolved(),
+        source,
+    })?;
     let addrs = tokio::net::lookup_host(addr)
         .await
         .map_err(|e| TlsError::Io {
@@ -129,7 +138,19 @@ pub async fn connect(
         })?;
     let mut last_error = None;
     for addr in addrs {
-        match TcpStream::connect(addr).await {
+        let attempt = TcpStream::connect(addr);
+        let connected = match config.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no connection within {limit:?}"),
+                    ))
+                }),
+            None => attempt.await,
+        };
+        match connected {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 let deadline = Instant::now() + config.limits.handshake_timeout;

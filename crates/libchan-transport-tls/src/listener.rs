@@ -48,11 +48,18 @@ pub struct Listener {
 
 impl Listener {
     /// Binds to `addr` (`"127.0.0.1:0"` picks a free port).
+    ///
+    /// An invalid session configuration fails here, before binding, as an
+    /// `io::Error` of kind `InvalidInput` whose inner error is the
+    /// [`SessionError::Config`](libchan_core::SessionError::Config).
     pub async fn bind(
         addr: impl ToSocketAddrs,
         tls: ServerTls,
         config: SessionConfig,
     ) -> io::Result<Self> {
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         Ok(Listener::from_tcp(
             TcpListener::bind(addr).await?,
             tls,

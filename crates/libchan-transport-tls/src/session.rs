@@ -92,6 +92,14 @@ impl Session for TlsSession {
     fn stats(&self) -> SessionStats {
         self.inner.stats()
     }
+
+    async fn handshake(&self) -> Result<(), SessionError> {
+        Session::handshake(&self.inner).await
+    }
+
+    fn channel_capacity(&self) -> usize {
+        self.inner.channel_capacity()
+    }
 }
 
 impl fmt::Debug for TlsSession {

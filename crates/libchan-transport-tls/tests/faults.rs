@@ -416,3 +416,49 @@ async fn past_the_handshake_limit_connections_wait_their_turn() {
     second.expect("then the honest client is accepted");
     client.expect("connect");
 }
+
+#[tokio::test]
+async fn an_invalid_session_configuration_is_refused_before_dialling() {
+    let pki = Pki::new(false);
+    let mut bad = Config::new(Json);
+    bad.limits.max_frame_size = 10;
+    // Port 1: were it dialled, this would be a connection error.
+    let err = connect("127.0.0.1:1", "localhost", &pki.client, bad.clone())
+        .await
+        .expect_err("an invalid configuration");
+    assert!(
+        matches!(
+            &err,
+            TlsError::Session {
+                source: libchan_core::SessionError::Config(_),
+                ..
+            }
+        ),
+        "got {err:?}"
+    );
+    let bound = Listener::bind("127.0.0.1:0", pki.server.clone(), bad).await;
+    let Err(io) = bound else {
+        panic!("a listener with an invalid configuration must not bind");
+    };
+    assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn a_refused_connect_names_the_address_and_prints_each_cause_once() {
+    let pki = Pki::new(false);
+    let addr = {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let err = connect(addr, "localhost", &pki.client, Config::new(Json))
+        .await
+        .expect_err("nothing listens there");
+    assert!(matches!(err, TlsError::Io { .. }), "got {err:?}");
+    let text = err.to_string();
+    assert!(text.contains(&addr.to_string()), "{text}");
+    let source = std::error::Error::source(&err).expect("the socket's error");
+    assert!(
+        !text.contains(&source.to_string()),
+        "{text:?} repeats its source {source}"
+    );
+}

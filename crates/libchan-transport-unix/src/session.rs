@@ -84,6 +84,14 @@ impl Session for UnixSession {
         self.mux.abort(reason);
     }
 
+    async fn handshake(&self) -> Result<(), SessionError> {
+        Session::handshake(&self.mux).await
+    }
+
+    fn channel_capacity(&self) -> usize {
+        self.mux.channel_capacity()
+    }
+
     fn stats(&self) -> SessionStats {
         self.mux.stats()
     }

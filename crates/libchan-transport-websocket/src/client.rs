@@ -93,6 +93,7 @@ impl Connector {
         config: SessionConfig,
     ) -> Result<WsSession, Error> {
         let (request, target) = self.prepare(request)?;
+        config.validate()?;
         let limit = config.limits.handshake_timeout;
         let addr = format!("{}:{}", target.host, target.port);
         let dial = async {
@@ -124,6 +125,7 @@ impl Connector {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (request, target) = self.prepare(request)?;
+        config.validate()?;
         let limit = config.limits.handshake_timeout;
         tokio::time::timeout(limit, self.handshake(stream, request, &target, config))
             .await

@@ -29,7 +29,7 @@ pub enum Error {
     )]
     TlsNotConfigured,
     /// The TCP connection could not be made.
-    #[error("could not connect to {addr}: {source}")]
+    #[error("could not connect to {addr}")]
     Connect {
         /// The `host:port` dialled.
         addr: String,
@@ -39,7 +39,7 @@ pub enum Error {
     },
     /// The TLS handshake failed (bad certificate, no common protocol, the
     /// peer is not speaking TLS).
-    #[error("TLS handshake failed: {0}")]
+    #[error("TLS handshake failed")]
     Tls(#[source] io::Error),
     /// Connecting, the TLS handshake and the HTTP upgrade together took
     /// longer than the session's handshake timeout
@@ -62,7 +62,7 @@ pub enum Error {
     Rejected(Rejection),
     /// The HTTP upgrade itself failed: not a WebSocket request, a malformed
     /// request or response, an unexpected header.
-    #[error("WebSocket handshake failed: {0}")]
+    #[error("WebSocket handshake failed")]
     Handshake(#[source] tungstenite::Error),
     /// *Session*: the peer sent a text message. libchan's frames travel in
     /// binary messages only; the session ends and the peer gets close code
@@ -98,10 +98,10 @@ pub enum Error {
     /// *Session*: the peer broke the WebSocket protocol (bad framing,
     /// reserved bits, an unmasked client frame). The peer gets close code
     /// 1002 (protocol error).
-    #[error("WebSocket protocol violation by the peer: {0}")]
+    #[error("WebSocket protocol violation by the peer")]
     Protocol(#[source] ProtocolError),
     /// *Session*: another failure reported by the WebSocket library.
-    #[error("WebSocket failure: {0}")]
+    #[error("WebSocket failure")]
     WebSocket(#[source] tungstenite::Error),
     /// The libchan session could not start over the WebSocket.
     #[error(transparent)]
@@ -237,8 +237,33 @@ mod tests {
                 other => panic!("expected ClosedByPeer, got {other:?}"),
             }
         }
-        let unrelated = SessionError::ConnectionLost("x".into());
+        let unrelated = SessionError::ConnectionLost(libchan_core::ConnectionLoss::Closed);
         assert!(Error::find(&unrelated).is_none());
+    }
+
+    #[test]
+    fn display_names_the_address_and_does_not_repeat_the_source() {
+        let errors = [
+            Error::Connect {
+                addr: "db.internal:443".into(),
+                source: io::Error::new(io::ErrorKind::ConnectionRefused, "refused"),
+            },
+            Error::Tls(io::Error::other("bad certificate")),
+            Error::Session(SessionError::Io(Arc::new(io::Error::other("reset")))),
+        ];
+        for err in &errors {
+            let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+            while let Some(e) = current {
+                if let Some(source) = e.source() {
+                    assert!(
+                        !e.to_string().contains(&source.to_string()),
+                        "{e} repeats {source}"
+                    );
+                }
+                current = e.source();
+            }
+        }
+        assert!(errors[0].to_string().contains("db.internal:443"));
     }
 
     #[test]

@@ -261,7 +261,15 @@ pub struct Listener {
 impl Listener {
     /// Binds to `addr` (`"127.0.0.1:0"` picks a free port) and starts
     /// accepting with `server`'s configuration.
+    ///
+    /// An invalid session configuration fails here, before binding, as an
+    /// `io::Error` of kind `InvalidInput` whose inner error is the
+    /// [`SessionError::Config`](libchan_core::SessionError::Config).
     pub async fn bind(addr: impl ToSocketAddrs, server: Server) -> io::Result<Self> {
+        server
+            .config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let tcp = TcpListener::bind(addr).await?;
         let local_addr = tcp.local_addr()?;
         let (tx, rx) = mpsc::channel(ACCEPT_QUEUE);

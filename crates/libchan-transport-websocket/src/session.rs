@@ -115,6 +115,14 @@ impl Session for WsSession {
     fn stats(&self) -> SessionStats {
         self.mux.stats()
     }
+
+    async fn handshake(&self) -> Result<(), SessionError> {
+        Session::handshake(&self.mux).await
+    }
+
+    fn channel_capacity(&self) -> usize {
+        self.mux.channel_capacity()
+    }
 }
 
 impl fmt::Debug for WsSession {

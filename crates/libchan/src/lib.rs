@@ -68,6 +68,62 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Serving many connections
+//!
+//! An accept error concerns one connection (too many open files, a
+//! connection reset before it was accepted), not the listener: keep
+//! accepting, after a short pause so a lasting condition does not spin.
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "json", feature = "tcp"))]
+//! # async fn serve() -> Result<(), libchan::SessionError> {
+//! use libchan::prelude::*;
+//! use libchan::tcp::{Config, Listener};
+//!
+//! let listener = Listener::bind("0.0.0.0:7000", Config::new(libchan::codec::Json)).await?;
+//! loop {
+//!     let (session, peer) = match listener.accept().await {
+//!         Ok(accepted) => accepted,
+//!         Err(e) => {
+//!             eprintln!("accept failed: {e}");
+//!             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+//!             continue;
+//!         }
+//!     };
+//!     tokio::spawn(async move {
+//!         while let Ok(Some(mut requests)) = session.accept::<Request<String, usize>>().await {
+//!             while let Ok(Some(req)) = requests.recv().await {
+//!                 let (body, responder) = req.into_parts();
+//!                 let _ = responder.respond(body.len()).await;
+//!             }
+//!         }
+//!         eprintln!("{peer} went away");
+//!     });
+//! }
+//! # }
+//! ```
+//!
+//! The limits every connection has (largest message, windows, timeouts,
+//! stream counts) are [`Limits`], set through the transport's `Config`.
+//!
+//! ## Fan-out without a slow subscriber stalling the rest
+//!
+//! [`Sender::try_send`] never waits: a subscriber whose channel is full is
+//! skipped (or dropped), one that went away is removed.
+//!
+//! ```
+//! use libchan::{Sender, TrySendError};
+//!
+//! fn publish(subscribers: &mut Vec<Sender<String>>, event: &str) {
+//!     subscribers.retain(|s| match s.try_send(event.to_owned()) {
+//!         Ok(()) | Err(TrySendError::Full(_)) => true, // delivered, or skipped this once
+//!         Err(_) => false,                             // gone or broken: unsubscribe
+//!     });
+//! }
+//! # let (tx, _rx) = libchan::pipe::<String>();
+//! # publish(&mut vec![tx], "hello");
+//! ```
+//!
 //! ## The untyped message of the original libchan
 //!
 //! [`Message`] carries data bytes, an optional [`ByteStream`] and an optional
@@ -86,10 +142,43 @@
 
 pub use libchan_core::{
     nest, pipe, pipe_with_capacity, transport, BoxError, ByteStream, ChannelError, Codec,
-    CodecError, DuplexIo, Initiator, LimitError, Message, NestError, Payload, Receiver, Request,
-    SendFuture, Sender, Session, SessionError, SessionExt, SessionId, SessionStats,
-    DEFAULT_CAPACITY,
+    CodecError, ConnectionLoss, DuplexIo, HandshakeError, Initiator, LimitError, Message,
+    NestError, Payload, Permit, Receiver, Request, Responder, SendError, SendFuture, Sender,
+    Session, SessionError, SessionExt, SessionId, SessionStats, SharedReceiver, TryRecvError,
+    TrySendError, DEFAULT_CAPACITY,
 };
+
+/// The session limits of every connection transport (`tcp`, `tls`,
+/// `websocket`): one type, held as `limits` by each transport's `Config`.
+/// Its documentation has the table of every limit and its default.
+///
+/// ```
+/// # #[cfg(all(feature = "json", feature = "tcp"))] {
+/// let mut config = libchan::tcp::Config::new(libchan::codec::Json);
+/// let limits: &mut libchan::Limits = &mut config.limits;
+/// limits.max_frame_size = 64 << 10;
+/// limits.handshake_timeout = std::time::Duration::from_secs(3);
+/// # }
+/// ```
+#[cfg(any(feature = "tcp", feature = "tls", feature = "websocket"))]
+pub use libchan_mux::Config as Limits;
+
+/// Why a [`Limits`] value was refused (the source of
+/// [`SessionError::Config`]).
+#[cfg(any(feature = "tcp", feature = "tls", feature = "websocket"))]
+pub use libchan_mux::ConfigError;
+
+/// The names most programs use, in one import: `use libchan::prelude::*;`.
+///
+/// The traits bring the session calls (`open`, `accept`, `close`,
+/// `handshake`, ...) into scope on every session type.
+pub mod prelude {
+    pub use libchan_core::{
+        pipe, pipe_with_capacity, ByteStream, ChannelError, Message, Receiver, Request, Responder,
+        SendError, Sender, Session, SessionError, SessionExt, SharedReceiver, TryRecvError,
+        TrySendError,
+    };
+}
 
 /// Codecs, one per feature.
 pub mod codec {

@@ -120,7 +120,7 @@ pub async fn lost_session_breaks_every_channel<H: Harness>(h: &H) {
     let err = within("a send to fail after sever", async {
         loop {
             if let Err(e) = tx.send(text("after")).await {
-                break e;
+                break e.into_error();
             }
             tokio::task::yield_now().await;
         }
@@ -144,7 +144,9 @@ pub async fn dropped_receiver_fails_the_sender<H: Harness>(h: &H) {
         .expect("channel");
     drop(rx);
     within("the sender to learn its receiver was dropped", tx.closed()).await;
-    let sent = within("a send after the cancel", tx.send(text("anyone?"))).await;
+    let sent = within("a send after the cancel", tx.send(text("anyone?")))
+        .await
+        .map_err(ChannelError::from);
     assert!(
         matches!(sent, Err(ChannelError::Closed)),
         "sending to a dropped receiver must fail with Closed, got {sent:?}"

@@ -393,7 +393,7 @@ pub async fn unconverted_handles_close_when_dropped<H: Harness>(h: &H) {
     let err = within("a send into the dropped receiver to fail", async {
         loop {
             if let Err(e) = feed_tx.send(Proto(Text::default())).await {
-                break e;
+                break e.into_error();
             }
             tokio::task::yield_now().await;
         }

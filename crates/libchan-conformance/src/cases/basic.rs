@@ -162,7 +162,9 @@ pub async fn dropped_receiver_is_seen_by_an_idle_sender<H: Harness>(h: &H) {
         tx.is_closed(),
         "closed() returned, so is_closed() must hold"
     );
-    let sent = within("a send after the cancel", tx.send(1)).await;
+    let sent = within("a send after the cancel", tx.send(1))
+        .await
+        .map_err(ChannelError::from);
     assert!(
         matches!(sent, Err(ChannelError::Closed)),
         "a send after the receiver was dropped must fail with Closed, got {sent:?}"
@@ -191,7 +193,9 @@ pub async fn dropped_receiver_is_seen_by_an_idle_sender<H: Harness>(h: &H) {
         inner_tx.closed(),
     )
     .await;
-    let sent = within("a send after the nested cancel", inner_tx.send(2)).await;
+    let sent = within("a send after the nested cancel", inner_tx.send(2))
+        .await
+        .map_err(ChannelError::from);
     assert!(
         matches!(sent, Err(ChannelError::Closed)),
         "a send to a dropped nested receiver must fail with Closed, got {sent:?}"

@@ -180,7 +180,7 @@ pub async fn sender_abort_reaches_the_receiver_with_its_reason<H: Harness>(h: &H
         matches!(&got, Err(ChannelError::Aborted { reason, .. }) if reason == "the job failed halfway"),
         "an aborted channel is an Aborted error with the reason, got {got:?}"
     );
-    let sent = tx.send(3).await;
+    let sent = tx.send(3).await.map_err(ChannelError::from);
     assert!(
         matches!(sent, Err(ChannelError::Aborted { .. })),
         "a send after abort fails, got {sent:?}"
@@ -237,7 +237,7 @@ pub async fn session_abort_reaches_the_peer_as_an_abort<H: Harness>(h: &H) {
         matches!(&next, Err(e) if aborted(e)),
         "accept on an aborted session reports the abort, got {next:?}"
     );
-    let sent = tx.send(2).await;
+    let sent = tx.send(2).await.map_err(ChannelError::from);
     assert!(
         sent.is_err(),
         "the aborting side's channels break too, got {sent:?}"

@@ -35,10 +35,14 @@ pub async fn oversize_message_is_a_limit_error_before_and_after_the_handshake<H:
         data.send(big.clone()),
     )
     .await;
+    let Err(sent) = sent else {
+        panic!("an oversize send must fail");
+    };
     assert!(
-        matches!(sent, Err(ChannelError::Limit(_))),
+        matches!(sent.error(), ChannelError::Limit(_)),
         "an oversize send is a Limit error for that send, got {sent:?}"
     );
+    assert_eq!(sent.into_inner(), big, "the unsent value comes back");
     let called = within(
         "an oversize call before the handshake",
         service.call(big.clone()),
@@ -93,10 +97,14 @@ pub async fn oversize_message_is_a_limit_error_before_and_after_the_handshake<H:
         data.send(big.clone()),
     )
     .await;
+    let Err(sent) = sent else {
+        panic!("an oversize send must fail");
+    };
     assert!(
-        matches!(sent, Err(ChannelError::Limit(_))),
+        matches!(sent.error(), ChannelError::Limit(_)),
         "after the handshake too, got {sent:?}"
     );
+    assert_eq!(sent.into_inner(), big, "the unsent value comes back");
     let called = within("an oversize call after the handshake", service.call(big)).await;
     assert!(
         matches!(called, Err(ChannelError::Limit(_))),

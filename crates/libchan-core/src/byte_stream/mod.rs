@@ -42,6 +42,30 @@ pub struct ByteStream {
     // A mutex so that `Serialize` (which only sees `&self`) can take the IO
     // out when the stream is sent; reads and writes use `get_mut`, no lock.
     io: Mutex<Option<Backing>>,
+    /// Set while a decode has lent this handle out: dropped unused, it gives
+    /// its backing back (see `nest::held`).
+    lender: Option<std::sync::Arc<dyn Lender>>,
+}
+
+/// Takes back a lent byte stream's backing when the handle is dropped.
+pub(crate) trait Lender: Send + Sync {
+    /// Keeps `stream`, or gives it back if the lending is over.
+    fn give_back(&self, stream: ByteStream) -> Option<ByteStream>;
+}
+
+impl Drop for ByteStream {
+    fn drop(&mut self) {
+        if let Some(lender) = self.lender.take() {
+            let backing = self
+                .io
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(backing) = backing {
+                drop(lender.give_back(ByteStream::with(Some(backing))));
+            }
+        }
+    }
 }
 
 /// What a byte stream reads and writes.
@@ -76,9 +100,21 @@ impl ByteStream {
     /// proxied byte stream; see [`from_fd`](Self::from_fd) for a stream a
     /// unix session can hand over as a file descriptor.
     pub fn new(io: impl DuplexIo) -> Self {
+        ByteStream::with(Some(Backing::Io(Box::pin(io))))
+    }
+
+    fn with(backing: Option<Backing>) -> Self {
         ByteStream {
-            io: Mutex::new(Some(Backing::Io(Box::pin(io)))),
+            io: Mutex::new(backing),
+            lender: None,
         }
+    }
+
+    /// This stream, lent out by a decode: dropped unused, its backing goes
+    /// back to `lender`.
+    pub(crate) fn lent(mut self, lender: std::sync::Arc<dyn Lender>) -> Self {
+        self.lender = Some(lender);
+        self
     }
 
     /// Moves what this stream reads and writes into a new stream (a file
@@ -89,9 +125,7 @@ impl ByteStream {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()?;
-        Some(ByteStream {
-            io: Mutex::new(Some(backing)),
-        })
+        Some(ByteStream::with(Some(backing)))
     }
 
     /// A byte stream over a file descriptor you own: a connected socket
@@ -114,9 +148,7 @@ impl ByteStream {
     /// closes a write-only descriptor, so its reader sees the end.
     #[cfg(unix)]
     pub fn from_fd(fd: impl Into<std::os::fd::OwnedFd>) -> Self {
-        ByteStream {
-            io: Mutex::new(Some(Backing::Fd(Box::new(fd::FdIo::new(fd.into()))))),
-        }
+        ByteStream::with(Some(Backing::Fd(Box::new(fd::FdIo::new(fd.into())))))
     }
 
     /// Whether this stream is backed by a file descriptor (made with
@@ -135,19 +167,17 @@ impl ByteStream {
     /// stream back if it is not fd-backed, was sent, or was closed by
     /// `shutdown`.
     #[cfg(unix)]
-    pub fn into_fd(self) -> Result<std::os::fd::OwnedFd, Self> {
+    pub fn into_fd(mut self) -> Result<std::os::fd::OwnedFd, Self> {
+        // Taken for good: a lent handle converted is not given back.
+        self.lender = None;
         let backing = self
             .io
-            .lock()
+            .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         match backing {
-            Some(Backing::Fd(fd)) => fd.into_fd().ok_or_else(|| ByteStream {
-                io: Mutex::new(None),
-            }),
-            other => Err(ByteStream {
-                io: Mutex::new(other),
-            }),
+            Some(Backing::Fd(fd)) => fd.into_fd().ok_or_else(|| ByteStream::with(None)),
+            other => Err(ByteStream::with(other)),
         }
     }
 

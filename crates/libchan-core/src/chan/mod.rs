@@ -3,16 +3,18 @@
 
 mod receiver;
 mod sender;
+mod shared;
 pub(crate) mod state;
 
 use std::sync::Arc;
 
 pub use receiver::Receiver;
-pub use sender::{SendFuture, Sender};
+pub use sender::{Permit, SendFuture, Sender};
+pub use shared::SharedReceiver;
 
 use crate::codec::Payload;
 use crate::error::ChannelError;
-use state::{wake_all, Chan, Consumer};
+use state::{wake, Chan, Consumer};
 
 /// Creates an in-memory channel with the default capacity
 /// ([`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY) messages), like Go's
@@ -38,7 +40,7 @@ pub fn pipe<T: Send + 'static>() -> (Sender<T>, Receiver<T>) {
 /// messages from local senders (at least 1); `send` waits beyond that.
 pub fn pipe_with_capacity<T: Send + 'static>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let chan = Chan::new(capacity, 1, Consumer::Local);
-    (Sender { chan: chan.clone() }, Receiver::from_chan(chan))
+    (Sender::from_chan(chan.clone()), Receiver::from_chan(chan))
 }
 
 /// Encodes one message onto a drain's stream (the direct path of `send`).
@@ -80,10 +82,10 @@ pub(crate) fn pump<T: Payload>(chan: &Arc<Chan<T>>) {
         let Some(slot) = st.queue.pop_front() else {
             return;
         };
-        let wake = st.release(&slot);
+        let pass_on = st.release(&slot);
         st.pumping = true;
         drop(st);
-        wake_all(wake);
+        wake(pass_on);
         // A parked message goes out when the session can take it; nobody
         // waits for its ticket here (its `send` returned when it was
         // queued), so a failure breaks the channel (the session does that).
@@ -108,5 +110,7 @@ pub(crate) fn pump<T: Payload>(chan: &Arc<Chan<T>>) {
     }
 }
 
+#[cfg(test)]
+mod api_tests;
 #[cfg(test)]
 mod tests;

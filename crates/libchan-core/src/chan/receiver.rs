@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::state::Chan;
-use crate::error::ChannelError;
+use crate::error::{ChannelError, TryRecvError};
 
 /// The receiving end of a channel of `T`.
 ///
@@ -59,15 +59,77 @@ impl<T> Receiver<T> {
 
     /// Takes the next message if one is queued, without waiting.
     ///
-    /// `Ok(None)` means nothing is queued right now *or* the channel closed;
-    /// use [`recv`](Self::recv) to tell them apart.
-    pub fn try_recv(&mut self) -> Result<Option<T>, ChannelError> {
-        let waker = noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        match self.chan.poll_recv(&mut cx, self.gen) {
-            Poll::Ready(r) => r,
-            Poll::Pending => Ok(None),
-        }
+    /// [`TryRecvError::Empty`] when nothing is queued right now,
+    /// [`TryRecvError::Closed`] once the channel ended cleanly (where
+    /// `recv` returns `Ok(None)`), [`TryRecvError::Broken`] once it broke
+    /// (where `recv` returns the error).
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        self.chan.try_recv(self.gen)
+    }
+
+    /// Receives up to `limit` messages at once, appending them to `buffer`,
+    /// and returns how many (tokio's `recv_many`).
+    ///
+    /// Waits only while nothing is queued; then takes whatever is queued,
+    /// up to `limit`. `Ok(0)` means the clean end (every sender gone and
+    /// every message received), or a `limit` of 0. A break is returned as
+    /// `Err` once the messages queued before it were all received, as with
+    /// [`recv`](Self::recv).
+    ///
+    /// Cancel safety: cancel-safe; messages are taken only when the future
+    /// completes.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (tx, mut rx) = libchan_core::pipe::<u32>();
+    /// for i in 0..5 {
+    ///     tx.send(i).await?;
+    /// }
+    /// drop(tx);
+    /// let mut batch = Vec::new();
+    /// assert_eq!(rx.recv_many(&mut batch, 3).await?, 3);
+    /// assert_eq!(rx.recv_many(&mut batch, 3).await?, 2);
+    /// assert_eq!(rx.recv_many(&mut batch, 3).await?, 0); // the end
+    /// assert_eq!(batch, [0, 1, 2, 3, 4]);
+    /// # Ok::<_, libchan_core::ChannelError>(())
+    /// # });
+    /// ```
+    pub async fn recv_many(
+        &mut self,
+        buffer: &mut Vec<T>,
+        limit: usize,
+    ) -> Result<usize, ChannelError> {
+        poll_fn(|cx| self.poll_recv_many(cx, buffer, limit)).await
+    }
+
+    /// Polls for up to `limit` messages; see [`recv_many`](Self::recv_many).
+    pub fn poll_recv_many(
+        &mut self,
+        cx: &mut Context<'_>,
+        buffer: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<Result<usize, ChannelError>> {
+        self.chan.poll_recv_many(cx, self.gen, buffer, limit)
+    }
+
+    /// Closes the receiving end without dropping it (tokio's
+    /// `Receiver::close`): from now on every `send` fails with
+    /// [`ChannelError::Closed`] and [`Sender::closed`](crate::Sender::closed)
+    /// completes, while the messages already queued can still be received;
+    /// after them `recv` returns `Ok(None)` (or the error, if the channel
+    /// broke before). Over a session the peer's senders are told at once
+    /// (a cancel on the wire), as when a receiver is dropped; messages in
+    /// flight from them are discarded.
+    ///
+    /// Use it for a clean shutdown: stop new work, finish what was queued.
+    pub fn close(&mut self) {
+        self.chan.close_receiver(self.gen);
+    }
+
+    /// The most messages the channel holds from local senders before
+    /// `send` waits.
+    pub fn capacity(&self) -> usize {
+        self.chan.capacity
     }
 
     /// Number of messages queued and not yet received.
@@ -116,8 +178,4 @@ impl<T> fmt::Debug for Receiver<T> {
             .field("type", &std::any::type_name::<T>())
             .finish_non_exhaustive()
     }
-}
-
-fn noop_waker() -> std::task::Waker {
-    std::task::Waker::noop().clone()
 }

@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
-use crate::error::ChannelError;
+use crate::error::{ChannelError, TryRecvError};
 use crate::transport::{CreditToken, Sent, StreamSink};
 
 /// One queued message and, when it came off the wire, the credit to return
@@ -65,8 +65,21 @@ pub(crate) struct State<T> {
     /// Which `Receiver` handle is the live one: a handle rebuilt after an
     /// export (in-memory transports) supersedes the one inside the message.
     pub(crate) rx_gen: u64,
-    send_waiters: Vec<(u64, Waker)>,
+    /// Senders waiting for a capacity slot, oldest first. A freed slot is
+    /// handed to the oldest waiter that has none (`granted`), so waiters are
+    /// served one per slot in arrival order and a newcomer cannot take a
+    /// slot a waiter was woken for.
+    send_waiters: VecDeque<Waiter>,
     next_waiter: u64,
+    /// The local receiver called `close`: senders fail from now on, and
+    /// what is queued can still be received.
+    pub(crate) rx_closed: bool,
+    /// The receiving end arrived in a message still being decoded: a
+    /// handle dropped meanwhile may be handed out again (`nest::held`), so
+    /// its drop is only noted, and acted on when the decode ends.
+    import_hold: bool,
+    /// The live receiver handle was dropped during `import_hold`.
+    rx_dropped_in_hold: bool,
     /// A drain is encoding a message right now (outside the lock); only it
     /// may pop, so messages keep their order.
     pub(crate) pumping: bool,
@@ -77,6 +90,14 @@ pub(crate) struct State<T> {
     /// Session feeds that must tell their peer at once when the consumer
     /// goes (a cancel on the wire). Weak: a feed that ended drops out.
     gone_watchers: Vec<Weak<dyn ConsumerGone>>,
+}
+
+/// A sender waiting for a capacity slot.
+struct Waiter {
+    id: u64,
+    waker: Waker,
+    /// A slot was freed for this waiter: it is counted in `held` already.
+    granted: bool,
 }
 
 /// Told when a channel's consumer goes away (its receiver was dropped, or
@@ -91,7 +112,7 @@ pub trait ConsumerGone: Send + Sync + 'static {
 pub(crate) struct Gone {
     closed: Vec<Waker>,
     watchers: Vec<Weak<dyn ConsumerGone>>,
-    senders: Vec<(u64, Waker)>,
+    senders: Vec<Waker>,
 }
 
 impl Gone {
@@ -99,7 +120,9 @@ impl Gone {
         for w in self.closed {
             w.wake();
         }
-        wake_all(self.senders);
+        for w in self.senders {
+            w.wake();
+        }
         for watcher in self.watchers {
             if let Some(w) = watcher.upgrade() {
                 w.consumer_gone();
@@ -153,8 +176,11 @@ impl<T> Chan<T> {
                 error: None,
                 rx_waker: None,
                 rx_gen: 0,
-                send_waiters: Vec::new(),
+                send_waiters: VecDeque::new(),
                 next_waiter: 0,
+                rx_closed: false,
+                import_hold: false,
+                rx_dropped_in_hold: false,
                 pumping: false,
                 finished: false,
                 closed_wakers: Vec::new(),
@@ -177,6 +203,10 @@ impl<T> Chan<T> {
     /// must be used. An error from encoding or a size limit is returned to
     /// this caller and leaves the channel usable; so is a parked message's
     /// ticket, which the caller awaits.
+    ///
+    /// `value` is taken (and dropped) only once the message is queued: on
+    /// an error, or while a parked message's outcome is open, it stays, so
+    /// that a failed send can hand it back.
     pub(crate) fn try_send_direct(
         self: &Arc<Self>,
         value: &mut Option<T>,
@@ -198,9 +228,10 @@ impl<T> Chan<T> {
             st.pumping = true;
             parts
         };
-        let value = value.take()?;
-        let result = send_one(&*sink, &value);
-        drop(value);
+        let result = send_one(&*sink, value.as_ref()?);
+        if matches!(result, Ok(Sent::Queued)) {
+            drop(value.take());
+        }
         let after = {
             let mut st = self.lock();
             st.pumping = false;
@@ -225,38 +256,85 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Polls to enqueue `value` from a local sender, waiting for capacity.
-    ///
-    /// `value` is taken only on success; `waiter` keeps this caller's place
-    /// among the waiting senders across polls.
-    pub(crate) fn poll_send(
+    /// Why a local sender cannot send now, if it cannot: the sticky error,
+    /// or `Closed` once the receiver is gone or closed.
+    fn send_blocked(st: &State<T>) -> Option<ChannelError> {
+        if let Some(e) = &st.error {
+            return Some(e.clone());
+        }
+        if matches!(st.consumer, Consumer::Gone) || st.rx_closed {
+            return Some(ChannelError::Closed);
+        }
+        None
+    }
+
+    /// Polls for one capacity slot for a local sender (counted in `held`
+    /// once `Ready(Ok)`). Waiting senders are served in arrival order, one
+    /// per freed slot; `waiter` keeps this caller's place across polls.
+    pub(crate) fn poll_acquire(
         &self,
         cx: &mut Context<'_>,
-        value: &mut Option<T>,
         waiter: &mut Option<u64>,
-    ) -> Poll<Result<Pushed<T>, ChannelError>> {
+    ) -> Poll<Result<(), ChannelError>> {
         let mut st = self.lock();
-        if let Some(e) = &st.error {
-            return Poll::Ready(Err(e.clone()));
+        if let Some(e) = Self::send_blocked(&st) {
+            let pass_on = st.forget_sender(waiter);
+            drop(st);
+            wake(pass_on);
+            return Poll::Ready(Err(e));
         }
-        if matches!(st.consumer, Consumer::Gone) {
-            return Poll::Ready(Err(ChannelError::Closed));
+        if st.acquire(cx.waker(), waiter, self.capacity) {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
         }
-        if st.held >= self.capacity {
-            st.register_sender(cx.waker(), waiter);
-            return Poll::Pending;
+    }
+
+    /// Takes a capacity slot if one is free and nobody waits for one.
+    pub(crate) fn try_acquire(&self) -> Result<bool, ChannelError> {
+        let mut st = self.lock();
+        if let Some(e) = Self::send_blocked(&st) {
+            return Err(e);
         }
-        st.forget_sender(waiter);
-        let Some(value) = value.take() else {
-            // Polled again after completing: nothing left to send.
-            return Poll::Ready(Ok(Pushed::Done));
-        };
-        st.held += 1;
+        if st.held < self.capacity && !st.has_ungranted_waiters() {
+            st.held += 1;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Queues `value` in a capacity slot the caller already holds (from
+    /// `poll_acquire`/`try_acquire`). When the channel can no longer
+    /// deliver, the value is handed back and the slot released.
+    pub(crate) fn push_acquired(&self, value: T) -> Result<Pushed<T>, (T, ChannelError)> {
+        let mut st = self.lock();
+        if let Some(e) = Self::send_blocked(&st) {
+            let pass_on = st.release_slot();
+            drop(st);
+            wake(pass_on);
+            return Err((value, e));
+        }
         st.queue.push_back(Slot {
             value,
             credit: None,
         });
-        Poll::Ready(Ok(st.after_push()))
+        Ok(st.after_push())
+    }
+
+    /// Gives back a capacity slot taken and not used.
+    pub(crate) fn release_acquired(&self) {
+        let pass_on = self.lock().release_slot();
+        wake(pass_on);
+    }
+
+    /// A waiting sender gave up its place (its future was dropped, or it
+    /// sent another way); a slot it had been handed goes to the next one.
+    pub(crate) fn forget_waiter(&self, waiter: &mut Option<u64>) {
+        if waiter.is_none() {
+            return;
+        }
+        let pass_on = self.lock().forget_sender(waiter);
+        wake(pass_on);
     }
 
     /// Enqueues a value that arrived from a session, bypassing the capacity
@@ -267,7 +345,7 @@ impl<T> Chan<T> {
         credit: CreditToken,
     ) -> Result<Pushed<T>, ChannelError> {
         let mut st = self.lock();
-        if matches!(st.consumer, Consumer::Gone) {
+        if matches!(st.consumer, Consumer::Gone) || st.rx_closed {
             return Err(st.error.clone().unwrap_or(ChannelError::Closed));
         }
         st.queue.push_back(Slot {
@@ -275,6 +353,52 @@ impl<T> Chan<T> {
             credit: Some(credit),
         });
         Ok(st.after_push())
+    }
+
+    /// Polls the local receiver for up to `limit` messages (at least one
+    /// unless `limit` is 0), appended to `out`. `Ok(0)` is the clean end.
+    pub(crate) fn poll_recv_many(
+        &self,
+        cx: &mut Context<'_>,
+        gen: u64,
+        out: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<Result<usize, ChannelError>> {
+        if limit == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        let mut st = self.lock();
+        if st.rx_gen != gen {
+            // This handle was sent away; its successor receives.
+            return Poll::Ready(Err(ChannelError::Closed));
+        }
+        if !st.queue.is_empty() {
+            let n = limit.min(st.queue.len());
+            let mut taken = Vec::with_capacity(n);
+            let mut wakers = Vec::new();
+            for _ in 0..n {
+                let Some(slot) = st.queue.pop_front() else {
+                    break;
+                };
+                wakers.extend(st.release(&slot));
+                taken.push(slot);
+            }
+            drop(st);
+            for w in wakers {
+                w.wake();
+            }
+            // Credit tokens return the peer's window as each slot is
+            // unpacked, outside the channel lock.
+            out.extend(taken.into_iter().map(|slot| slot.value));
+            return Poll::Ready(Ok(n));
+        }
+        match st.end_for_receiver() {
+            Some(end) => Poll::Ready(end.map(|()| 0)),
+            None => {
+                st.register_receiver(cx.waker());
+                Poll::Pending
+            }
+        }
     }
 
     /// Polls the local receiver for the next message.
@@ -289,24 +413,39 @@ impl<T> Chan<T> {
             return Poll::Ready(Err(ChannelError::Closed));
         }
         if let Some(slot) = st.queue.pop_front() {
-            let wake = st.release(&slot);
+            let pass_on = st.release(&slot);
             drop(st);
-            wake_all(wake);
+            wake(pass_on);
             // The credit token returns the peer's window when dropped, here,
             // outside the channel lock.
             return Poll::Ready(Ok(Some(slot.value)));
         }
-        if let Some(e) = &st.error {
-            return Poll::Ready(Err(e.clone()));
+        match st.end_for_receiver() {
+            Some(end) => Poll::Ready(end.map(|()| None)),
+            None => {
+                st.register_receiver(cx.waker());
+                Poll::Pending
+            }
         }
-        if st.senders == 0 {
-            return Poll::Ready(Ok(None));
+    }
+
+    /// The next message if one is queued, without waiting.
+    pub(crate) fn try_recv(&self, gen: u64) -> Result<T, TryRecvError> {
+        let mut st = self.lock();
+        if st.rx_gen != gen {
+            return Err(TryRecvError::Broken(ChannelError::Closed));
         }
-        match &st.rx_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => st.rx_waker = Some(cx.waker().clone()),
+        if let Some(slot) = st.queue.pop_front() {
+            let pass_on = st.release(&slot);
+            drop(st);
+            wake(pass_on);
+            return Ok(slot.value);
         }
-        Poll::Pending
+        match st.end_for_receiver() {
+            Some(Ok(())) => Err(TryRecvError::Closed),
+            Some(Err(e)) => Err(TryRecvError::Broken(e)),
+            None => Err(TryRecvError::Empty),
+        }
     }
 
     /// One more producer (a cloned `Sender` or a session feed).
@@ -336,6 +475,12 @@ impl<T> Chan<T> {
     /// and tell the sessions feeding the channel.
     pub(crate) fn drop_receiver(&self, gen: u64) {
         let mut st = self.lock();
+        if st.rx_gen == gen && st.import_hold {
+            // Maybe handed out again by the decode under way; see
+            // `end_import_hold`.
+            st.rx_dropped_in_hold = true;
+            return;
+        }
         if st.rx_gen != gen || !matches!(st.consumer, Consumer::Local) {
             // Exported: the receiving end lives on in a session.
             return;
@@ -347,6 +492,52 @@ impl<T> Chan<T> {
         gone.run();
     }
 
+    /// The receiver was just built for an end that arrived in a message
+    /// being decoded; see `import_hold`.
+    pub(crate) fn begin_import_hold(&self) {
+        let mut st = self.lock();
+        st.import_hold = true;
+        st.rx_dropped_in_hold = false;
+    }
+
+    /// True, and the hold renewed for a new handle, if the receiver handed
+    /// out during this decode was dropped (so it may be handed out again).
+    pub(crate) fn take_again(&self) -> bool {
+        let mut st = self.lock();
+        std::mem::take(&mut st.rx_dropped_in_hold)
+    }
+
+    /// The decode is over: a receiver dropped during it is dropped for real.
+    pub(crate) fn end_import_hold(&self) {
+        let gen = {
+            let mut st = self.lock();
+            st.import_hold = false;
+            if !std::mem::take(&mut st.rx_dropped_in_hold) {
+                return;
+            }
+            st.rx_gen
+        };
+        self.drop_receiver(gen);
+    }
+
+    /// The local receiver closed its end (`Receiver::close`): senders fail
+    /// from now on and sessions feeding the channel cancel their streams,
+    /// while what is queued stays receivable.
+    pub(crate) fn close_receiver(&self, gen: u64) {
+        let mut st = self.lock();
+        if st.rx_gen != gen || st.rx_closed || !matches!(st.consumer, Consumer::Local) {
+            return;
+        }
+        st.rx_closed = true;
+        let gone = Gone {
+            closed: std::mem::take(&mut st.closed_wakers),
+            watchers: std::mem::take(&mut st.gone_watchers),
+            senders: st.send_waiters.drain(..).map(|w| w.waker).collect(),
+        };
+        drop(st);
+        gone.run();
+    }
+
     /// A producer broke (its session was lost, its stream reset) or aborted.
     /// What is queued is still delivered; then the consumer sees `err`.
     pub(crate) fn break_producer(&self, err: ChannelError) -> Pushed<T> {
@@ -354,12 +545,11 @@ impl<T> Chan<T> {
         if st.error.is_none() {
             st.error = Some(err);
         }
-        let wake = std::mem::take(&mut st.send_waiters);
+        let wake: Vec<Waker> = st.send_waiters.drain(..).map(|w| w.waker).collect();
         let closed = std::mem::take(&mut st.closed_wakers);
         let pushed = st.after_push();
         drop(st);
-        wake_all(wake);
-        for w in closed {
+        for w in wake.into_iter().chain(closed) {
             w.wake();
         }
         pushed
@@ -395,7 +585,7 @@ impl<T> Chan<T> {
     /// at once if it already has.
     pub(crate) fn watch_consumer(&self, watcher: Weak<dyn ConsumerGone>) {
         let mut st = self.lock();
-        if matches!(st.consumer, Consumer::Gone) {
+        if matches!(st.consumer, Consumer::Gone) || st.rx_closed {
             drop(st);
             if let Some(w) = watcher.upgrade() {
                 w.consumer_gone();
@@ -419,7 +609,26 @@ pub(crate) const PANICKED: &str = "the last sender was dropped while its thread 
 impl<T> State<T> {
     /// True once sending can no longer succeed.
     pub(crate) fn is_closed(&self) -> bool {
-        self.error.is_some() || matches!(self.consumer, Consumer::Gone)
+        self.error.is_some() || matches!(self.consumer, Consumer::Gone) || self.rx_closed
+    }
+
+    /// With the queue empty: how the receiver's stream ends, if it has
+    /// (`Ok` a clean end, `Err` a break), or `None` while more may come.
+    fn end_for_receiver(&self) -> Option<Result<(), ChannelError>> {
+        if let Some(e) = &self.error {
+            return Some(Err(e.clone()));
+        }
+        if self.senders == 0 || self.rx_closed {
+            return Some(Ok(()));
+        }
+        None
+    }
+
+    fn register_receiver(&mut self, waker: &Waker) {
+        match &self.rx_waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => self.rx_waker = Some(waker.clone()),
+        }
     }
 
     /// Marks the consumer gone; returns whom to tell, outside the lock.
@@ -429,7 +638,7 @@ impl<T> State<T> {
         Gone {
             closed: std::mem::take(&mut self.closed_wakers),
             watchers: std::mem::take(&mut self.gone_watchers),
-            senders: std::mem::take(&mut self.send_waiters),
+            senders: self.send_waiters.drain(..).map(|w| w.waker).collect(),
         }
     }
 
@@ -445,30 +654,68 @@ impl<T> State<T> {
         }
     }
 
-    /// Frees the capacity slot a popped message held; returns the senders to wake.
-    pub(crate) fn release(&mut self, slot: &Slot<T>) -> Vec<(u64, Waker)> {
+    /// Frees the capacity slot a popped message held; returns the waiting
+    /// sender the slot was handed to, to wake outside the lock.
+    pub(crate) fn release(&mut self, slot: &Slot<T>) -> Option<Waker> {
         if slot.credit.is_none() {
-            self.held = self.held.saturating_sub(1);
-            if !self.send_waiters.is_empty() {
-                return std::mem::take(&mut self.send_waiters);
-            }
+            self.release_slot()
+        } else {
+            None
         }
-        Vec::new()
     }
 
-    fn register_sender(&mut self, waker: &Waker, waiter: &mut Option<u64>) {
-        if let Some(id) = *waiter {
-            if let Some(entry) = self.send_waiters.iter_mut().find(|(i, _)| *i == id) {
-                if !entry.1.will_wake(waker) {
-                    entry.1 = waker.clone();
-                }
-                return;
+    /// One capacity slot is free: it goes to the oldest waiter without one
+    /// (returned, to wake), or back to the pool.
+    fn release_slot(&mut self) -> Option<Waker> {
+        match self.send_waiters.iter_mut().find(|w| !w.granted) {
+            Some(w) => {
+                w.granted = true;
+                Some(w.waker.clone())
             }
+            None => {
+                self.held = self.held.saturating_sub(1);
+                None
+            }
+        }
+    }
+
+    fn has_ungranted_waiters(&self) -> bool {
+        self.send_waiters.iter().any(|w| !w.granted)
+    }
+
+    /// Takes a slot for the sender whose place is `waiter`: the one handed
+    /// to it, or a free one if nobody waits ahead of it. Otherwise keeps
+    /// (or takes) its place in line and returns false.
+    fn acquire(&mut self, waker: &Waker, waiter: &mut Option<u64>, capacity: usize) -> bool {
+        if let Some(id) = *waiter {
+            if let Some(pos) = self.send_waiters.iter().position(|w| w.id == id) {
+                if self.send_waiters[pos].granted {
+                    self.send_waiters.remove(pos);
+                    *waiter = None;
+                    return true;
+                }
+                let entry = &mut self.send_waiters[pos];
+                if !entry.waker.will_wake(waker) {
+                    entry.waker = waker.clone();
+                }
+                return false;
+            }
+            // Our place was cleared (every waiter was woken): start again.
+            *waiter = None;
+        }
+        if self.held < capacity && !self.has_ungranted_waiters() {
+            self.held += 1;
+            return true;
         }
         let id = self.next_waiter;
         self.next_waiter = self.next_waiter.wrapping_add(1);
         *waiter = Some(id);
-        self.send_waiters.push((id, waker.clone()));
+        self.send_waiters.push_back(Waiter {
+            id,
+            waker: waker.clone(),
+            granted: false,
+        });
+        false
     }
 
     #[cfg(test)]
@@ -476,15 +723,22 @@ impl<T> State<T> {
         self.send_waiters.len()
     }
 
-    pub(crate) fn forget_sender(&mut self, waiter: &mut Option<u64>) {
-        if let Some(id) = waiter.take() {
-            self.send_waiters.retain(|(i, _)| *i != id);
+    /// Removes the sender whose place is `waiter` from the line; a slot it
+    /// had been handed goes to the next waiter (returned, to wake).
+    fn forget_sender(&mut self, waiter: &mut Option<u64>) -> Option<Waker> {
+        let id = waiter.take()?;
+        let pos = self.send_waiters.iter().position(|w| w.id == id)?;
+        let gone = self.send_waiters.remove(pos)?;
+        if gone.granted {
+            self.release_slot()
+        } else {
+            None
         }
     }
 }
 
-pub(crate) fn wake_all(wakers: Vec<(u64, Waker)>) {
-    for (_, w) in wakers {
+pub(crate) fn wake(waker: Option<Waker>) {
+    if let Some(w) = waker {
         w.wake();
     }
 }

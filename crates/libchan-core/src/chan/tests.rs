@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::*;
 use crate::codec::Codec;
-use crate::error::CodecError;
+use crate::error::{CodecError, TryRecvError};
 use crate::transport::{DrainHandle, EncodeFn, ExportedReceiver, Sent, SessionId, StreamSink};
 
 fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
@@ -33,10 +33,10 @@ fn send_waits_when_the_pipe_is_full_and_resumes_after_a_recv() {
         poll_once(third.as_mut()).is_pending(),
         "a full pipe makes send wait"
     );
-    assert_eq!(rx.try_recv().expect("recv"), Some(1));
+    assert_eq!(rx.try_recv().expect("recv"), 1);
     assert!(matches!(poll_once(third.as_mut()), Poll::Ready(Ok(()))));
-    assert_eq!(rx.try_recv().expect("recv"), Some(2));
-    assert_eq!(rx.try_recv().expect("recv"), Some(3));
+    assert_eq!(rx.try_recv().expect("recv"), 2);
+    assert_eq!(rx.try_recv().expect("recv"), 3);
 }
 
 #[test]
@@ -47,8 +47,8 @@ fn a_cancelled_send_delivers_nothing_and_frees_its_place() {
     assert!(poll_once(pending.as_mut()).is_pending());
     drop(pending);
     assert_eq!(rx.chan.lock().send_waiters_len(), 0, "the waiter left");
-    assert_eq!(rx.try_recv().expect("recv"), Some(1));
-    assert_eq!(rx.try_recv().expect("recv"), None);
+    assert_eq!(rx.try_recv().expect("recv"), 1);
+    assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
 }
 
 #[test]
@@ -75,7 +75,10 @@ fn a_dropped_receiver_fails_senders_with_closed() {
         let mut waiting = Box::pin(tx.send(2));
         assert!(poll_once(waiting.as_mut()).is_pending());
         drop(rx);
-        assert!(matches!(waiting.await, Err(ChannelError::Closed)));
+        assert!(matches!(
+            waiting.await.map_err(ChannelError::from),
+            Err(ChannelError::Closed)
+        ));
         assert!(tx.is_closed());
     });
 }
@@ -270,7 +273,7 @@ fn a_drain_failure_reaches_every_sender() {
     let drain = sink.drain.lock().expect("lock").clone().expect("drain");
     drain.fail(ChannelError::SessionLost(crate::SessionError::Closed));
     assert!(matches!(
-        poll_once(tx.send(Num(1))),
+        poll_once(tx.send(Num(1))).map_err(ChannelError::from),
         Poll::Ready(Err(ChannelError::SessionLost(_)))
     ));
 }
@@ -288,13 +291,13 @@ fn closed_resolves_when_the_receiver_goes_and_abort_reaches_it() {
     let other = tx.clone();
     assert!(poll_once(tx.send(1)).is_ready());
     other.abort("gave up");
-    assert_eq!(rx.try_recv().expect("what was sent first"), Some(1));
+    assert_eq!(rx.try_recv().expect("what was sent first"), 1);
     assert!(matches!(
         rx.try_recv(),
-        Err(ChannelError::Aborted { reason, .. }) if reason == "gave up"
+        Err(TryRecvError::Broken(ChannelError::Aborted { reason, .. })) if reason == "gave up"
     ));
     assert!(matches!(
-        poll_once(tx.send(2)),
+        poll_once(tx.send(2)).map_err(ChannelError::from),
         Poll::Ready(Err(ChannelError::Aborted { .. }))
     ));
 }
@@ -310,7 +313,10 @@ fn the_last_sender_dropped_in_a_panic_aborts_the_channel() {
     .join();
     assert!(!keep.is_closed(), "another sender still holds the channel");
     drop(keep);
-    assert_eq!(rx.try_recv().expect("a clean end"), None);
+    assert!(
+        matches!(rx.try_recv(), Err(TryRecvError::Closed)),
+        "a clean end"
+    );
 
     let (tx, mut rx) = pipe::<u32>();
     let _ = std::thread::spawn(move || {
@@ -318,5 +324,8 @@ fn the_last_sender_dropped_in_a_panic_aborts_the_channel() {
         panic!("the last producer crashes (this panic is part of the test)");
     })
     .join();
-    assert!(matches!(rx.try_recv(), Err(ChannelError::Aborted { .. })));
+    assert!(matches!(
+        rx.try_recv(),
+        Err(TryRecvError::Broken(ChannelError::Aborted { .. }))
+    ));
 }

@@ -13,6 +13,7 @@
 //! encode or decode; outside a scope, serializing an end is an error
 //! ([`NestError::NoSession`]).
 
+mod held;
 mod scope;
 mod serde_impls;
 
@@ -87,8 +88,30 @@ pub trait Exporter: std::any::Any {
 }
 
 /// Installed by a session while it decodes a message.
+///
+/// Within one decode, each reference reaches [`import`](Self::import) at
+/// most once: libchan keeps the end it resolved to for the rest of the
+/// decode, so a format that decodes part of a message twice (serde's
+/// `#[serde(untagged)]` enums try each variant over buffered input) gets
+/// the same end again. A sender named twice yields clones of one sender;
+/// a receiver or byte stream is handed out again only after the earlier
+/// handle was dropped (the variant that held it failed), and is an
+/// [`NestError::UnknownReference`] while that handle lives. An end whose
+/// handles were all dropped by the end of the decode is given up then
+/// (a sender closes, a receiver cancels its stream), as it would have
+/// been without this.
 pub trait Importer: std::any::Any {
     /// Resolves a reference read from the message into the end it names.
     /// An unknown, reused or wrong-kind reference is an error, never a panic.
     fn import(&mut self, reference: ChannelRef) -> Result<IncomingEnd, NestError>;
+
+    /// The capacity (messages from local senders before `send` waits) of
+    /// the channels built for ends that arrive: a session-wide setting.
+    /// The default is [`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY).
+    fn channel_capacity(&self) -> usize {
+        crate::DEFAULT_CAPACITY
+    }
 }
+
+#[cfg(test)]
+mod tests;

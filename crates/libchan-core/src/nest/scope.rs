@@ -5,11 +5,76 @@ use std::cell::RefCell;
 
 use super::{ChannelRef, Exporter, Importer, OutgoingEnd};
 use crate::error::NestError;
+
 use crate::transport::IncomingEnd;
 
 thread_local! {
     static EXPORTER: RefCell<Option<Box<dyn Exporter>>> = const { RefCell::new(None) };
     static IMPORTER: RefCell<Option<Box<dyn Importer>>> = const { RefCell::new(None) };
+    /// The ends resolved so far in the current importer scope.
+    static IMPORTED: RefCell<Vec<(ChannelRef, Box<dyn Held>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An end resolved during one decode, kept until the decode ends so that
+/// a second decoding of the same reference (serde's untagged enums try
+/// their variants in turn over buffered input) gets the same end instead
+/// of claiming the reference again.
+pub(crate) trait Held {
+    /// The end again, as a boxed typed handle: a sender's clone, or a
+    /// receiver or byte stream whose earlier handle was dropped during
+    /// this decode. Fails while an earlier receiver or byte stream handle
+    /// is still alive: a reference names one end, handed out once.
+    fn again(&mut self, reference: ChannelRef) -> Result<Box<dyn Any>, NestError>;
+
+    /// The decode is over: an end whose every handle was dropped meanwhile
+    /// is given up now (as if the message had dropped it).
+    fn finish(self: Box<Self>);
+}
+
+/// Resolves `reference` once per importer scope: the first time through
+/// the importer (`first` builds the typed handle and what the scope keeps
+/// of it), later times from what the scope kept. Outside a scope it is
+/// a plain import.
+pub(crate) fn import_held<V: 'static>(
+    reference: ChannelRef,
+    what: &'static str,
+    first: impl FnOnce(IncomingEnd) -> Result<(V, Option<Box<dyn Held>>), NestError>,
+) -> Result<V, NestError> {
+    let again = IMPORTED.with(|held| {
+        let mut held = held.borrow_mut();
+        held.iter_mut()
+            .find(|(r, _)| *r == reference)
+            .map(|(_, h)| h.again(reference))
+    });
+    if let Some(end) = again {
+        return end?
+            .downcast::<V>()
+            .map(|b| *b)
+            .map_err(|_| NestError::TypeMismatch {
+                expected: std::any::type_name::<V>(),
+            });
+    }
+    let end = import(reference, what)?;
+    let (value, keep) = first(end)?;
+    if let Some(keep) = keep {
+        let in_scope = IMPORTER.with(|c| c.borrow().is_some());
+        if in_scope {
+            IMPORTED.with(|held| held.borrow_mut().push((reference, keep)));
+        } else {
+            keep.finish();
+        }
+    }
+    Ok(value)
+}
+
+/// The capacity for channels that arrive in the message being decoded:
+/// the installed importer's [`Importer::channel_capacity`].
+pub(crate) fn import_capacity() -> usize {
+    IMPORTER.with(|c| {
+        c.borrow()
+            .as_ref()
+            .map_or(crate::DEFAULT_CAPACITY, |i| i.channel_capacity())
+    })
 }
 
 /// Runs `f` (a synchronous encode) with `exporter` installed for this thread,
@@ -42,12 +107,21 @@ pub fn with_importer<I: Importer, R>(importer: I, f: impl FnOnce() -> R) -> (R, 
 }
 
 /// [`with_importer`] for an importer already boxed, handed back boxed.
+///
+/// Within the scope, decoding a reference a second time yields the end it
+/// resolved to the first time (see [`Importer`]); ends whose every handle
+/// was dropped before the scope ends are given up when it ends.
 pub fn with_importer_boxed<I: Importer, R>(importer: Box<I>, f: impl FnOnce() -> R) -> (R, Box<I>) {
     let outer = IMPORTER.with(|c| c.replace(Some(importer)));
+    let outer_held = IMPORTED.with(|h| std::mem::take(&mut *h.borrow_mut()));
     let result = f();
+    let held = IMPORTED.with(|h| std::mem::replace(&mut *h.borrow_mut(), outer_held));
     let back: Box<dyn Any> = IMPORTER
         .with(|c| c.replace(outer))
         .expect("the importer scope is restored by the thread that set it");
+    for (_, h) in held {
+        h.finish();
+    }
     let importer = back
         .downcast::<I>()
         .expect("the scope hands back the importer it was given");

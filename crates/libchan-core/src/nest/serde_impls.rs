@@ -6,14 +6,15 @@ use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{export, import, ChannelRef, OutgoingEnd, RefKind};
+use super::scope::{import_capacity, import_held};
+use super::{export, held, ChannelRef, OutgoingEnd, RefKind};
 use crate::chan::{Receiver, Sender};
 use crate::codec::Payload;
 use crate::error::NestError;
 use crate::transport::{ExportedReceiver, ExportedSender, IncomingEnd};
 use crate::ByteStream;
 
-fn read_ref<'de, D: Deserializer<'de>>(d: D, kind: RefKind) -> Result<IncomingEnd, D::Error> {
+fn read_ref<'de, D: Deserializer<'de>>(d: D, kind: RefKind) -> Result<ChannelRef, D::Error> {
     let reference = ChannelRef::deserialize(d)?;
     if reference.kind != kind {
         return Err(D::Error::custom(NestError::WrongKind {
@@ -21,7 +22,7 @@ fn read_ref<'de, D: Deserializer<'de>>(d: D, kind: RefKind) -> Result<IncomingEn
             id: reference.id,
         }));
     }
-    import(reference, kind.as_str()).map_err(D::Error::custom)
+    Ok(reference)
 }
 
 impl<T: Payload> Serialize for Sender<T> {
@@ -35,8 +36,12 @@ impl<T: Payload> Serialize for Sender<T> {
 
 impl<'de, T: Payload> Deserialize<'de> for Sender<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let end = read_ref(d, RefKind::Sender)?;
-        Sender::from_incoming(end).map_err(D::Error::custom)
+        let reference = read_ref(d, RefKind::Sender)?;
+        import_held(reference, "sender", |end| {
+            let tx = Sender::<T>::from_incoming_with_capacity(end, import_capacity())?;
+            Ok((tx.clone(), Some(held::sender(tx))))
+        })
+        .map_err(D::Error::custom)
     }
 }
 
@@ -51,8 +56,13 @@ impl<T: Payload> Serialize for Receiver<T> {
 
 impl<'de, T: Payload> Deserialize<'de> for Receiver<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let end = read_ref(d, RefKind::Receiver)?;
-        Receiver::from_incoming(end).map_err(D::Error::custom)
+        let reference = read_ref(d, RefKind::Receiver)?;
+        import_held(reference, "receiver", |end| {
+            let rx = Receiver::<T>::from_incoming_with_capacity(end, import_capacity())?;
+            let keep = held::receiver(&rx);
+            Ok((rx, Some(keep)))
+        })
+        .map_err(D::Error::custom)
     }
 }
 
@@ -71,13 +81,27 @@ impl Serialize for ByteStream {
 
 impl<'de> Deserialize<'de> for ByteStream {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match read_ref(d, RefKind::Stream)? {
-            IncomingEnd::Stream(s) => Ok(s),
-            IncomingEnd::Local(any) => any
-                .downcast::<ByteStream>()
-                .map(|b| *b)
-                .map_err(|_| D::Error::custom("reference does not name a byte stream")),
-            _ => Err(D::Error::custom("reference does not name a byte stream")),
-        }
+        let reference = read_ref(d, RefKind::Stream)?;
+        import_held(reference, "stream", |end| {
+            let stream = match end {
+                IncomingEnd::Stream(s) => s,
+                IncomingEnd::Local(any) => {
+                    any.downcast::<ByteStream>()
+                        .map(|b| *b)
+                        .map_err(|_| NestError::WrongKind {
+                            expected: "stream",
+                            id: reference.id,
+                        })?
+                }
+                _ => {
+                    return Err(NestError::WrongKind {
+                        expected: "stream",
+                        id: reference.id,
+                    })
+                }
+            };
+            Ok(held::stream(stream))
+        })
+        .map_err(D::Error::custom)
     }
 }

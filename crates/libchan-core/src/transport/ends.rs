@@ -404,8 +404,20 @@ impl fmt::Debug for IncomingEnd {
 }
 
 impl<T: Payload> Sender<T> {
-    /// Builds the typed sender for an end that arrived.
+    /// Builds the typed sender for an end that arrived, with the default
+    /// capacity ([`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY)).
     pub fn from_incoming(end: IncomingEnd) -> Result<Self, NestError> {
+        Self::from_incoming_with_capacity(end, crate::DEFAULT_CAPACITY)
+    }
+
+    /// Builds the typed sender for an end that arrived; a new channel
+    /// (for [`IncomingEnd::Outbound`]) holds at most `capacity` messages
+    /// queued for the stream before `send` waits. An end that moved as a
+    /// live handle keeps its own channel's capacity.
+    pub fn from_incoming_with_capacity(
+        end: IncomingEnd,
+        capacity: usize,
+    ) -> Result<Self, NestError> {
         match end {
             IncomingEnd::Local(any) => {
                 any.downcast::<Sender<T>>()
@@ -416,7 +428,7 @@ impl<T: Payload> Sender<T> {
             }
             IncomingEnd::Outbound(sink) => {
                 let chan = Chan::new(
-                    crate::DEFAULT_CAPACITY,
+                    capacity,
                     1,
                     Consumer::Drain {
                         sink: sink.clone(),
@@ -425,7 +437,7 @@ impl<T: Payload> Sender<T> {
                     },
                 );
                 sink.attach_drain(DrainHandle(chan.clone() as Arc<dyn ErasedDrain>));
-                Ok(Sender { chan })
+                Ok(Sender::from_chan(chan))
             }
             IncomingEnd::Inbound(_) => Err(NestError::WrongKind {
                 expected: "sender",
@@ -440,8 +452,21 @@ impl<T: Payload> Sender<T> {
 }
 
 impl<T: Payload> Receiver<T> {
-    /// Builds the typed receiver for an end that arrived.
+    /// Builds the typed receiver for an end that arrived, with the default
+    /// capacity ([`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY)).
     pub fn from_incoming(end: IncomingEnd) -> Result<Self, NestError> {
+        Self::from_incoming_with_capacity(end, crate::DEFAULT_CAPACITY)
+    }
+
+    /// Builds the typed receiver for an end that arrived; a new channel
+    /// (for [`IncomingEnd::Inbound`]) holds at most `capacity` messages
+    /// from local senders (the session's own feed is bounded by its credit
+    /// window instead). An end that moved as a live handle keeps its own
+    /// channel's capacity.
+    pub fn from_incoming_with_capacity(
+        end: IncomingEnd,
+        capacity: usize,
+    ) -> Result<Self, NestError> {
         match end {
             IncomingEnd::Local(any) => {
                 any.downcast::<Receiver<T>>()
@@ -451,8 +476,8 @@ impl<T: Payload> Receiver<T> {
                     })
             }
             IncomingEnd::Inbound(slot) => {
-                let chan = Chan::new(crate::DEFAULT_CAPACITY, 1, Consumer::Local);
-                let sender = Sender { chan: chan.clone() };
+                let chan = Chan::new(capacity, 1, Consumer::Local);
+                let sender = Sender::from_chan(chan.clone());
                 slot.attach(Feed(Box::new(TypedFeed { sender })));
                 Ok(Receiver::from_chan(chan))
             }

@@ -92,6 +92,26 @@ pub trait Session: Send + Sync + fmt::Debug + 'static {
 
     /// Current counters.
     fn stats(&self) -> SessionStats;
+
+    /// Waits until the session is established, or returns the error that
+    /// ended it first: over a connection, until the peer's handshake
+    /// arrived (version, codec and limits agreed), which is when a bad
+    /// magic, a version or codec mismatch or a handshake timeout shows.
+    /// Channels can be opened and used before; this is for code that wants
+    /// to fail early, and before passing what needs the peer's limits (a
+    /// unix session passes file descriptors only once it knows the peer
+    /// takes them). A transport without a handshake (in memory) returns
+    /// `Ok` at once; one that wraps another session must delegate.
+    async fn handshake(&self) -> Result<(), SessionError>;
+
+    /// The capacity (messages from local senders before `send` waits) of
+    /// channels this session builds for ends that arrive: the channels
+    /// [`SessionExt::accept`] returns and the ends inside received
+    /// messages. A session-wide setting of the transport; the default is
+    /// [`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY).
+    fn channel_capacity(&self) -> usize {
+        crate::DEFAULT_CAPACITY
+    }
 }
 
 /// The typed calls on any [`Session`].
@@ -106,8 +126,21 @@ pub trait SessionExt: Session {
     /// tx.send("hello".to_string()).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// The channel holds [`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY)
+    /// messages queued for the connection before `send` waits; see
+    /// [`open_with_capacity`](Self::open_with_capacity).
     fn open<T: Payload>(&self) -> Result<Sender<T>, SessionError> {
-        let (tx, rx) = pipe_with_capacity(crate::DEFAULT_CAPACITY);
+        self.open_with_capacity(crate::DEFAULT_CAPACITY)
+    }
+
+    /// [`open`](Self::open) with a channel holding at most `capacity`
+    /// messages (at least 1) queued on this side before `send` waits. Over
+    /// a connection that queue fills once the peer's credit for the stream
+    /// is used up; a larger one absorbs bursts, a smaller one pushes back
+    /// sooner.
+    fn open_with_capacity<T: Payload>(&self, capacity: usize) -> Result<Sender<T>, SessionError> {
+        let (tx, rx) = pipe_with_capacity(capacity);
         self.open_end(ExportedReceiver::new(rx))?;
         Ok(tx)
     }
@@ -118,10 +151,24 @@ pub trait SessionExt: Session {
     /// `Ok(None)` once the session ended cleanly. Over a connection the type
     /// is checked message by message (a message that does not decode as `T`
     /// breaks the channel); in memory it is checked here.
+    ///
+    /// The channel gets the session's
+    /// [`channel_capacity`](Session::channel_capacity).
     async fn accept<T: Payload>(&self) -> Result<Option<Receiver<T>>, SessionError> {
+        let capacity = self.channel_capacity();
+        self.accept_with_capacity(capacity).await
+    }
+
+    /// [`accept`](Self::accept) with a channel holding at most `capacity`
+    /// messages from local senders; what the peer sends is bounded by the
+    /// stream's credit window instead.
+    async fn accept_with_capacity<T: Payload>(
+        &self,
+        capacity: usize,
+    ) -> Result<Option<Receiver<T>>, SessionError> {
         match self.accept_end().await? {
             None => Ok(None),
-            Some(end) => Receiver::from_incoming(end)
+            Some(end) => Receiver::from_incoming_with_capacity(end, capacity)
                 .map(Some)
                 .map_err(SessionError::Reference),
         }

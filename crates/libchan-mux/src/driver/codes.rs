@@ -1,6 +1,6 @@
 //! The one place that maps between wire codes and the errors users see.
 
-use libchan_core::{ChannelError, Initiator, SessionError};
+use libchan_core::{ChannelError, ConnectionLoss, HandshakeError, Initiator, SessionError};
 
 use crate::{Error as ProtoError, ErrorCode, Role};
 
@@ -19,13 +19,25 @@ pub(crate) fn reset_code(err: &ChannelError) -> ErrorCode {
 }
 
 /// The reason text a RESET for `err` carries: an abort's own reason, else
-/// the error's description.
+/// the error's description with its causes.
 pub(crate) fn reset_reason(err: &ChannelError) -> String {
     match err {
         ChannelError::Aborted { reason, .. } => reason.clone(),
         ChannelError::Reset { reason, .. } => reason.clone(),
-        other => other.to_string(),
+        other => with_causes(other),
     }
+}
+
+/// `err` and its chain of sources, joined with ": ".
+pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
 }
 
 /// What a RESET from the peer means for the channel on that stream.
@@ -54,10 +66,20 @@ pub(crate) fn session_error(role: Role, err: &ProtoError) -> SessionError {
             };
             SessionError::CodecMismatch { local, remote }
         }
-        ProtoError::BadMagic
-        | ProtoError::VersionMismatch { .. }
-        | ProtoError::RoleConflict(_)
-        | ProtoError::HandshakeTimeout(_) => SessionError::Handshake(err.to_string()),
+        ProtoError::BadMagic => SessionError::Handshake(HandshakeError::BadMagic),
+        ProtoError::VersionMismatch { local, peer } => {
+            SessionError::Handshake(HandshakeError::VersionMismatch {
+                local: *local,
+                peer: *peer,
+            })
+        }
+        ProtoError::RoleConflict(role) => {
+            SessionError::Handshake(HandshakeError::RoleConflict(match role {
+                Role::Dialer => "dialer",
+                Role::Acceptor => "acceptor",
+            }))
+        }
+        ProtoError::HandshakeTimeout(d) => SessionError::Handshake(HandshakeError::Timeout(*d)),
         ProtoError::Remote {
             code: ErrorCode::ABORTED,
             reason,
@@ -70,7 +92,9 @@ pub(crate) fn session_error(role: Role, err: &ProtoError) -> SessionError {
             code: code.0,
             reason: reason.clone(),
         },
-        ProtoError::KeepaliveTimeout(_) => SessionError::ConnectionLost(err.to_string()),
+        ProtoError::KeepaliveTimeout(d) => {
+            SessionError::ConnectionLost(ConnectionLoss::KeepaliveTimeout(*d))
+        }
         ProtoError::LingerTimeout { .. } => SessionError::Aborted {
             initiator: Initiator::Local,
             reason: err.to_string(),
@@ -78,7 +102,7 @@ pub(crate) fn session_error(role: Role, err: &ProtoError) -> SessionError {
         other => SessionError::Protocol {
             initiator: Initiator::Local,
             code: other.code().0,
-            reason: other.to_string(),
+            reason: with_causes(other),
         },
     }
 }

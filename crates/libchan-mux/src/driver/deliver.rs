@@ -39,7 +39,7 @@ pub(crate) fn deliver(
     let Some(codec) = shared.agreed.get() else {
         // Data cannot arrive before the handshake settles the codec.
         shared.end(libchan_core::SessionError::Handshake(
-            "message received before a codec was agreed".into(),
+            libchan_core::HandshakeError::DataBeforeHandshake,
         ));
         return;
     };
@@ -66,7 +66,7 @@ pub(crate) fn deliver(
         };
         let dead = {
             let mut st = shared.lock();
-            st.proto.reset(id, code, &err.to_string());
+            st.proto.reset(id, code, &super::codes::with_causes(&err));
             st.remove_stream(id)
         };
         shared.writer_wake.notify_one();
@@ -156,6 +156,15 @@ impl Importer for SessionImporter {
             self.bad_reference = true;
         }
         result
+    }
+
+    fn channel_capacity(&self) -> usize {
+        self.shared
+            .as_ref()
+            .map_or(libchan_core::DEFAULT_CAPACITY, |s| {
+                s.channel_capacity
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
     }
 }
 

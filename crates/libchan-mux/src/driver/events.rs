@@ -30,8 +30,8 @@ pub(crate) fn process(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
                     effects.push(lost(
                         shared,
                         st,
-                        SessionError::Handshake(format!(
-                            "the peer chose codec {codec:?}, which this side did not offer"
+                        SessionError::Handshake(libchan_core::HandshakeError::UnknownCodec(
+                            codec.clone(),
                         )),
                     ));
                     return effects;
@@ -142,7 +142,7 @@ fn on_credit(st: &mut State, id: StreamId, effects: &mut Vec<Effect>) {
                 // it then announced.
                 let err = match e {
                     SendError::TooLarge { len, max } => ChannelError::Limit(LimitError {
-                        what: "max_message_size (the peer's MAX_FRAME_SIZE)",
+                        what: "max_frame_size (the peer's MAX_FRAME_SIZE)",
                         limit: u64::from(max),
                         actual: len as u64,
                     }),

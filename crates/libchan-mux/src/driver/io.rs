@@ -97,7 +97,7 @@ async fn read_until_done<R: LinkRead>(shared: &Arc<Shared>, rd: &mut R) {
                 Ok(0) => {
                     if drained_until.is_none() {
                         shared.end(SessionError::ConnectionLost(
-                            "the peer closed the connection without ending the session".into(),
+                            libchan_core::ConnectionLoss::Closed,
                         ));
                     }
                     return;

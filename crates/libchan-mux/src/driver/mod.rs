@@ -41,6 +41,16 @@ pub struct SessionConfig {
     /// Protocol limits and timers; its `codecs` field is filled from
     /// [`codecs`](Self::codecs).
     pub limits: Config,
+    /// Capacity of the channels the session builds for ends that arrive
+    /// (accepted channels, ends inside received messages): messages from
+    /// local senders queued before `send` waits. Default
+    /// [`DEFAULT_CAPACITY`](libchan_core::DEFAULT_CAPACITY).
+    pub channel_capacity: usize,
+    /// The longest a transport that dials (TCP, TLS over TCP) waits for the
+    /// connection to be made, or `None` (the default) for the operating
+    /// system's own limit. A connect that runs out fails with
+    /// [`SessionError::Connect`] carrying an `io::ErrorKind::TimedOut`.
+    pub connect_timeout: Option<std::time::Duration>,
 }
 
 impl SessionConfig {
@@ -55,7 +65,26 @@ impl SessionConfig {
         SessionConfig {
             codecs,
             limits: Config::new(names),
+            channel_capacity: libchan_core::DEFAULT_CAPACITY,
+            connect_timeout: None,
         }
+    }
+
+    /// Checks the limits (with the codec list filled in from
+    /// [`codecs`](Self::codecs)), as starting a session would; transports
+    /// call it before dialling or binding, so an invalid configuration is
+    /// [`SessionError::Config`] (its source a [`ConfigError`](crate::ConfigError))
+    /// and never a handshake failure after the connection was made.
+    pub fn validate(&self) -> Result<(), SessionError> {
+        self.checked_limits().map(drop)
+    }
+
+    /// The limits the protocol gets, checked.
+    fn checked_limits(&self) -> Result<Config, SessionError> {
+        let mut limits = self.limits.clone();
+        limits.codecs = self.codecs.iter().map(|c| c.name().to_owned()).collect();
+        limits.validate().map_err(SessionError::config)?;
+        Ok(limits)
     }
 }
 
@@ -67,6 +96,8 @@ impl fmt::Debug for SessionConfig {
                 &self.codecs.iter().map(|c| c.name()).collect::<Vec<_>>(),
             )
             .field("limits", &self.limits)
+            .field("channel_capacity", &self.channel_capacity)
+            .field("connect_timeout", &self.connect_timeout)
             .finish()
     }
 }
@@ -130,7 +161,7 @@ impl Drop for Handle {
 /// handshake runs in the background and channels can be opened meanwhile.
 ///
 /// Must be called within a tokio runtime. Fails only on an invalid
-/// configuration.
+/// configuration ([`SessionError::Config`]; see [`SessionConfig::validate`]).
 pub fn spawn<IO>(io: IO, role: Role, config: SessionConfig) -> Result<MuxSession, SessionError>
 where
     IO: AsyncRead + AsyncWrite + Send + 'static,
@@ -164,15 +195,17 @@ pub fn spawn_link<L: Link>(
     config: SessionConfig,
     guard: impl Send + 'static,
 ) -> Result<MuxSession, SessionError> {
-    let mut limits = config.limits;
-    limits.codecs = config.codecs.iter().map(|c| c.name().to_owned()).collect();
+    let mut limits = config.checked_limits()?;
     let passes_fds = link.passes_fds();
     if !passes_fds {
         limits.max_pending_fds = 0;
     }
-    let proto = Proto::new(role, limits.clone(), Instant::now())
-        .map_err(|e| SessionError::Handshake(format!("invalid session configuration: {e}")))?;
+    let proto = Proto::new(role, limits.clone(), Instant::now()).map_err(SessionError::config)?;
     let shared = Shared::new(role, config.codecs, proto, &limits, passes_fds);
+    shared.channel_capacity.store(
+        config.channel_capacity.max(1),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     *shared
         .guard
         .lock()
@@ -232,7 +265,7 @@ impl Session for MuxSession {
                 .map_err(|e| match e {
                     crate::StreamError::Closing => SessionError::Closed,
                     crate::StreamError::StreamLimit { max } => SessionError::Limit(LimitError {
-                        what: "max_open_channels (the peer's MAX_STREAMS)",
+                        what: "max_streams (the peer's MAX_STREAMS)",
                         limit: max,
                         actual: max + 1,
                     }),
@@ -299,6 +332,16 @@ impl Session for MuxSession {
             initiator: Initiator::Local,
             reason: reason.to_owned(),
         });
+    }
+
+    async fn handshake(&self) -> Result<(), SessionError> {
+        MuxSession::handshake(self).await.map(drop)
+    }
+
+    fn channel_capacity(&self) -> usize {
+        self.shared
+            .channel_capacity
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn stats(&self) -> SessionStats {

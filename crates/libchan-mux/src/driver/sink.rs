@@ -95,7 +95,12 @@ impl StreamSink for MuxSink {
         exporter.bind(&self.shared);
         let (encoded, exporter) = with_exporter_boxed(exporter, || encode(&**codec, &mut buf));
         let result = match encoded {
-            Err(e) => Err(ChannelError::Encode(Arc::new(e))),
+            // An end the exporter refused because the session ended: the
+            // channel failed because of its session, in that one shape.
+            Err(e) => Err(match self.shared.ended() {
+                Some(end) => ChannelError::SessionLost(end),
+                None => ChannelError::Encode(Arc::new(e)),
+            }),
             Ok(()) => self.queue(&buf, exporter.opened()),
         };
         if buf.capacity() <= SCRATCH_KEEP {
@@ -205,7 +210,7 @@ impl MuxSink {
                 Ok(ticket.map_or(Sent::Queued, Sent::Parked))
             }
             Err(SendError::TooLarge { len, max }) => Err(ChannelError::Limit(LimitError {
-                what: "max_message_size (the peer's MAX_FRAME_SIZE)",
+                what: "max_frame_size (the peer's MAX_FRAME_SIZE)",
                 limit: u64::from(max),
                 actual: len as u64,
             })),

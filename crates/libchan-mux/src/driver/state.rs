@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) passes_fds: bool,
     /// Most descriptors received and not yet matched to their OPEN.
     pub(crate) max_fds_in: usize,
+    /// `SessionConfig::channel_capacity`.
+    pub(crate) channel_capacity: AtomicUsize,
 }
 
 pub(crate) struct State {
@@ -342,6 +344,7 @@ impl Shared {
             max_fds_in: usize::try_from(limits.max_pending_fds)
                 .unwrap_or(usize::MAX)
                 .saturating_add(253),
+            channel_capacity: AtomicUsize::new(libchan_core::DEFAULT_CAPACITY),
         })
     }
 
