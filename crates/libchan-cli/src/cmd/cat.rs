@@ -2,6 +2,9 @@
 //!
 //! Each line of stdin is one JSON value, sent on a channel this side opens;
 //! every message on the channels the peer opens is printed as one line.
+//! cat exits once its input has ended and so has the peer's: the channels
+//! the peer opened have ended (another cat ends its one channel when its
+//! own input ends), or the peer closed the session.
 //! With `--request`, each line is a request object instead: a fresh reply
 //! channel is added to it (as the field `reply`), and the replies are
 //! printed until that channel ends, which is how a shell script calls a
@@ -133,46 +136,68 @@ impl Input {
 }
 
 /// Plain mode: our lines on one channel, the peer's channels printed.
+///
+/// Returns once our input has ended and so has the peer's side: every
+/// channel it opened ended (a peer `cat` ends its one channel when its
+/// input ends), or it closed the session. Only then may the caller close:
+/// closing earlier could refuse a channel the peer opened meanwhile.
 async fn messages(session: Arc<dyn Session>, lines: mpsc::Sender<Value>) -> Result<usize, Failure> {
     // Opened before anything is read, so the peer can accept it at once.
     let out = session.open::<Value>()?;
-    let acceptor = tokio::spawn(async move {
-        let mut printers = Vec::new();
-        while let Ok(Some(mut rx)) = session.accept::<Value>().await {
-            let lines = lines.clone();
-            printers.push(tokio::spawn(async move {
-                loop {
-                    match rx.recv().await {
-                        Ok(Some(v)) => {
-                            if lines.send(v).await.is_err() {
-                                break;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            eprintln!("libchan: a channel from the peer broke: {e}");
-                            break;
-                        }
+    let peer_done = tokio::spawn(async move {
+        let mut printers = tokio::task::JoinSet::new();
+        let mut accepted = 0u64;
+        loop {
+            tokio::select! {
+                next = session.accept::<Value>() => match next {
+                    Ok(Some(rx)) => {
+                        accepted += 1;
+                        printers.spawn(print_channel(rx, lines.clone()));
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        eprintln!("libchan: the session broke: {e}");
+                        break;
+                    }
+                },
+                Some(_) = printers.join_next(), if !printers.is_empty() => {
+                    if printers.is_empty() && accepted > 0 {
+                        break;
                     }
                 }
-            }));
+            }
         }
-        for p in printers {
-            let _ = p.await;
-        }
+        while printers.join_next().await.is_some() {}
     });
     let mut input = Input::new();
     while let Some(v) = input.next().await? {
         if let Err(e) = out.send(v).await {
-            acceptor.abort();
+            peer_done.abort();
             return Err(Failure::Failed(format!("the peer stopped receiving: {e}")));
         }
     }
-    // Our channel ends cleanly; the caller's close lets the peer's finish,
-    // and ends the acceptor's loop.
+    // Our channel ends cleanly; then wait for the peer's side to end.
     drop(out);
-    drop(acceptor);
+    let _ = peer_done.await;
     Ok(input.bad)
+}
+
+/// Prints every message of one channel from the peer.
+async fn print_channel(mut rx: libchan::Receiver<Value>, lines: mpsc::Sender<Value>) {
+    loop {
+        match rx.recv().await {
+            Ok(Some(v)) => {
+                if lines.send(v).await.is_err() {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                eprintln!("libchan: a channel from the peer broke: {e}");
+                break;
+            }
+        }
+    }
 }
 
 /// `--request` mode: each line a request with a fresh reply channel.
