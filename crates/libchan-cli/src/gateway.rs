@@ -206,6 +206,11 @@ impl Gateway {
                     tokio::spawn(async move { gw.connect(dial).await });
                 }
                 Ok(None) => break,
+                // The forwarder went away: routine for a gateway.
+                Err(e @ libchan::ChannelError::SessionLost(_)) => {
+                    tracing::info!("a forwarder's session ended: {e}");
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!("a channel of dial requests broke: {e}");
                     break;

@@ -395,3 +395,79 @@ fn serve_refuses_exec_when_told_to() {
     assert_eq!(out.code(), 1);
     assert!(out.stderr.contains("exec is disabled"), "{}", out.stderr);
 }
+
+/// A directory of our own under the system's temporary directory.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("libchan-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
+}
+
+#[test]
+fn exec_works_over_tls_and_websocket() {
+    let certs = libchan_cli::transport::GeneratedTls::new().expect("a certificate");
+    let dir = scratch_dir("tls");
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, certs.server.cert.expect("cert")).expect("write cert");
+    std::fs::write(&key, certs.server.key.expect("key")).expect("write key");
+    let cert = cert.to_str().expect("utf-8 path").to_string();
+    let key = key.to_str().expect("utf-8 path").to_string();
+
+    for (transport, server_tls, client_tls) in [
+        ("tls", true, true),
+        ("ws", false, false),
+        ("ws", true, true),
+    ] {
+        let mut cmd = libchan();
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--transport", transport]);
+        if server_tls {
+            cmd.args(["--cert", &cert, "--key", &key]);
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::null());
+        let server = Running::start(&format!("serve over {transport}"), cmd);
+        let addr = server.listening_addr();
+        let mut c = libchan();
+        c.args(["exec", &addr, "--transport", transport]);
+        if client_tls {
+            c.args(["--ca", &cert, "--server-name", "localhost"]);
+        }
+        c.args(["--", "sh", "-c", "cat; exit 5"]);
+        let out = run(c, b"over the wire\n");
+        assert_eq!(
+            out.code(),
+            5,
+            "{transport} (tls: {client_tls}): {}",
+            out.stderr
+        );
+        assert_eq!(out.stdout_text(), "over the wire\n");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn exec_stops_quietly_when_its_output_is_closed() {
+    let (_server, addr) = serve();
+    // `| head -c 5`: the local reader goes away; the remote producer is
+    // stopped by the closed output instead of running forever.
+    let mut child = libchan()
+        .args(["exec", &addr, "--", "yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start exec");
+    let mut out = child.stdout.take().expect("piped");
+    let mut first = [0u8; 4];
+    out.read_exact(&mut first).expect("some output");
+    drop(out);
+    let status = support::wait_bounded(&mut child, "exec");
+    let mut err = String::new();
+    let _ = child.stderr.take().expect("piped").read_to_string(&mut err);
+    assert!(!err.contains("error"), "{err}");
+    assert_ne!(
+        status.code(),
+        Some(0),
+        "the producer died of its closed output"
+    );
+}

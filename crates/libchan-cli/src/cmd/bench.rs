@@ -135,9 +135,12 @@ pub async fn run(args: BenchArgs) -> Result<u8, Failure> {
     progress.finish_and_clear();
 
     println!(
-        "libchan bench: {} per figure, codec {:?} over the network transports{}",
-        fmt_duration(per_figure),
-        args.codec,
+        "libchan bench: {:.1} s per figure, codec {} over the network transports{}",
+        per_figure.as_secs_f64(),
+        match args.codec {
+            CodecName::Json => "json",
+            CodecName::Msgpack => "msgpack",
+        },
         if cfg!(debug_assertions) {
             "; an unoptimized build (use --release for real figures)"
         } else {
@@ -376,8 +379,7 @@ async fn baseline_latency(
         let responder = tokio::spawn(async move {
             let mut b = b;
             let mut buf = Vec::new();
-            loop {
-                let Ok(len) = b.read_u32().await else { break };
+            while let Ok(len) = b.read_u32().await {
                 buf.resize(len as usize, 0);
                 if b.read_exact(&mut buf).await.is_err() {
                     break;

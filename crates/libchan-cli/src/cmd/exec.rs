@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use clap::Args;
 use libchan::{ByteStream, SessionExt};
 use libchan_cli::services::{Call, ExecCall, ExitStatus};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::{exit_code, Failure, NetArgs};
@@ -114,6 +114,7 @@ pub async fn run(args: ExecArgs) -> Result<u8, Failure> {
     if let Some(e) = out.err().or(err.err()) {
         return Err(Failure::Failed(format!("the command's output broke: {e}")));
     }
+    drop(signals);
     let _ = session.close().await;
     if let Some(why) = &status.error {
         eprintln!("libchan: remote: {why}");
@@ -133,11 +134,22 @@ async fn feed(from: impl AsyncRead + Unpin, mut to: ByteStream) {
     }
 }
 
-/// Copies one of the command's output streams to a local one.
+/// Copies one of the command's output streams to a local one. A local
+/// output that closes (`| head -1`) just stops the copy: the command then
+/// sees its output cancelled, as it would see a closed pipe; only the
+/// remote stream breaking is an error.
 async fn drain(mut from: ByteStream, mut to: impl AsyncWrite + Unpin) -> std::io::Result<()> {
     // This side never writes on an output stream.
     from.shutdown().await?;
-    let mut from = BufReader::with_capacity(COPY_BUFFER, from);
-    tokio::io::copy_buf(&mut from, &mut to).await?;
-    to.flush().await
+    let mut buf = vec![0u8; COPY_BUFFER];
+    loop {
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            let _ = to.flush().await;
+            return Ok(());
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return Ok(());
+        }
+    }
 }

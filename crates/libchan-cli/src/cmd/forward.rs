@@ -53,11 +53,10 @@ pub async fn forward(args: ForwardArgs) -> Result<u8, Failure> {
         .await
         .map_err(|e| Failure::Failed(format!("cannot listen on {}: {e}", args.local)))?;
     let forwarder = Forwarder::redialling(dialer, args.backend.clone());
+    eprintln!("libchan: forward listening on tcp {}", local.local_addr()?);
     eprintln!(
-        "libchan: forward listening on tcp {} -> {} backend {}",
-        local.local_addr()?,
-        args.to,
-        args.backend
+        "libchan: each connection goes to backend {} of the gateway at {}",
+        args.backend, args.to
     );
     forwarder.run(local).await?;
     Ok(0)
