@@ -205,6 +205,8 @@ fn exec_pipes_a_gibibyte_through_cat_intact() {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start exec");
+    // Generous: a gibibyte through two processes on a loaded machine.
+    let _watchdog = support::Watchdog::new(child.id(), support::PATIENCE * 5);
     let mut stdin = child.stdin.take().expect("piped");
     let mut stdout = child.stdout.take().expect("piped");
     let writer = thread::spawn(move || {
@@ -245,7 +247,7 @@ fn exec_pipes_a_gibibyte_through_cat_intact() {
 
 /// Starts `exec` on a command that prints its own pid first; returns the
 /// client and the remote pid.
-fn exec_reporting_pid(addr: &str, script: &str) -> (std::process::Child, u32) {
+fn exec_reporting_pid(addr: &str, script: &str) -> (std::process::Child, u32, support::Watchdog) {
     let mut child = libchan()
         .args(["exec", addr, "--", "sh", "-c", script])
         .stdin(Stdio::null())
@@ -253,6 +255,7 @@ fn exec_reporting_pid(addr: &str, script: &str) -> (std::process::Child, u32) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start exec");
+    let watchdog = support::Watchdog::new(child.id(), support::PATIENCE);
     let mut out = child.stdout.take().expect("piped");
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
@@ -268,7 +271,7 @@ fn exec_reporting_pid(addr: &str, script: &str) -> (std::process::Child, u32) {
     thread::spawn(move || {
         let _ = std::io::copy(&mut out, &mut std::io::sink());
     });
-    (child, pid)
+    (child, pid, watchdog)
 }
 
 fn signal(pid: u32, sig: &str) {
@@ -283,7 +286,7 @@ fn signal(pid: u32, sig: &str) {
 #[test]
 fn ctrl_c_is_forwarded_to_the_remote_command() {
     let (_server, addr) = serve();
-    let (mut client, pid) = exec_reporting_pid(&addr, "echo $$; exec sleep 300");
+    let (mut client, pid, _watchdog) = exec_reporting_pid(&addr, "echo $$; exec sleep 300");
     assert!(process_exists(pid));
     signal(client.id(), "INT");
     let status = support::wait_bounded(&mut client, "exec");
@@ -302,7 +305,7 @@ fn ctrl_c_is_forwarded_to_the_remote_command() {
 fn a_client_that_dies_takes_its_remote_command_with_it() {
     let (_server, addr) = serve();
     // A background grandchild too: the whole process group goes.
-    let (mut client, pid) = exec_reporting_pid(&addr, "sleep 301 & echo $!; wait");
+    let (mut client, pid, _watchdog) = exec_reporting_pid(&addr, "sleep 301 & echo $!; wait");
     assert!(process_exists(pid));
     signal(client.id(), "KILL");
     let _ = support::wait_bounded(&mut client, "exec");
@@ -457,6 +460,7 @@ fn exec_stops_quietly_when_its_output_is_closed() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start exec");
+    let _watchdog = support::Watchdog::new(child.id(), support::PATIENCE);
     let mut out = child.stdout.take().expect("piped");
     let mut first = [0u8; 4];
     out.read_exact(&mut first).expect("some output");
