@@ -44,3 +44,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("server answered {served} requests, then saw the channel close cleanly");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn main_runs_to_a_clean_end() {
+        super::main().expect("the example runs");
+    }
+}

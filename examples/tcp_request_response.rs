@@ -52,3 +52,11 @@ async fn main() -> Result<(), libchan::BoxError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn main_runs_over_loopback() {
+        super::main().expect("the example runs");
+    }
+}

@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! * `ci` — exactly what `.ci/run` runs (fmt, clippy, the test suite, rustdoc).
-//! * `bench [--quick]` — the benchmarks, each beside its in-run baseline.
+//! * `bench [--quick]` — the benchmarks, each beside its in-run baseline
+//!   (the gateway's redis benchmark needs redis-server installed).
 //! * `fuzz [--seconds N] [TARGET...]` — every cargo-fuzz target for N seconds
 //!   (needs the nightly toolchain and cargo-fuzz, installed on demand).
 //! * `docs` — rustdoc for the workspace with warnings denied.
