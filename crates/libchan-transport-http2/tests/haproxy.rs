@@ -1,0 +1,274 @@
+//! Through a real HAProxy (Debian's package), HTTP/2 on both sides: the
+//! whole conformance suite with TLS at the proxy and h2c behind it, and
+//! with TLS end to end (both hops); an idle session kept past the proxy's
+//! timeouts by libchan's keepalive; the proxy killed and restarted
+//! mid-session. Each case starts its own proxy on loopback with a
+//! generated configuration.
+//!
+//! `sever` cuts the client's connection to the proxy (a fault-injecting
+//! TCP relay sits in front of it), so the proxy itself has to pass the loss
+//! on to the server's side, as it would for a client that crashed.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use libchan_codec_json::Json;
+use libchan_codec_msgpack::Msgpack;
+use libchan_conformance::fault::Proxy;
+use libchan_conformance::Harness;
+use libchan_core::{ChannelError, Codec, SessionExt};
+use libchan_transport_http2::{Config, H2Session, Listener, Server};
+use support::haproxy::{Backend, Certs, Haproxy, Timeouts};
+use support::within;
+
+struct ThroughHaproxy {
+    codec: Arc<dyn Codec>,
+    backend: Backend,
+    tls: support::Tls,
+    running: Mutex<Vec<(Haproxy, Proxy, Listener)>>,
+}
+
+impl ThroughHaproxy {
+    fn new(codec: impl Codec, backend: Backend) -> Self {
+        ThroughHaproxy {
+            codec: Arc::new(codec),
+            backend,
+            tls: support::tls(),
+            running: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn certs(&self) -> Certs {
+        Certs {
+            cert_pem: self.tls.cert_pem.clone(),
+            key_pem: self.tls.key_pem.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Harness for ThroughHaproxy {
+    type Session = H2Session;
+
+    async fn pair(&self) -> (H2Session, H2Session) {
+        let config = Config::with_codecs(vec![self.codec.clone()]);
+        let mut server = Server::new(config.clone());
+        if self.backend == Backend::Tls {
+            server = server.with_tls(self.tls.server.clone());
+        }
+        let listener = Listener::bind("127.0.0.1:0", server).await.expect("bind");
+        let haproxy = Haproxy::start(
+            listener.local_addr().expect("addr"),
+            self.backend,
+            Timeouts::default(),
+            &self.certs(),
+        )
+        .await;
+        let relay = Proxy::start(haproxy.addr).await.expect("relay");
+        let url = format!("https://localhost:{}/libchan", relay.addr().port());
+        let (dialer, accepted) = within("a session through haproxy", async {
+            tokio::join!(self.tls.connector.connect(&url, config), listener.accept())
+        })
+        .await;
+        let dialer = dialer.expect("connect through haproxy");
+        let (acceptor, _) = accepted.expect("accept behind haproxy");
+        self.running
+            .lock()
+            .expect("lock")
+            .push((haproxy, relay, listener));
+        (dialer, acceptor)
+    }
+
+    async fn sever(&self, _dialer: &H2Session, _acceptor: &H2Session) {
+        for (_, relay, _) in self.running.lock().expect("lock").iter() {
+            relay.sever();
+        }
+    }
+
+    fn max_message_size(&self) -> Option<usize> {
+        Some(libchan_mux::config::DEFAULT_MAX_FRAME_SIZE as usize)
+    }
+}
+
+libchan_conformance::transport_suite!(
+    haproxy_tls_h2c_json,
+    ThroughHaproxy::new(Json, Backend::H2c)
+);
+libchan_conformance::transport_suite!(
+    haproxy_tls_h2c_msgpack,
+    ThroughHaproxy::new(Msgpack, Backend::H2c)
+);
+libchan_conformance::transport_suite!(
+    haproxy_tls_both_json,
+    ThroughHaproxy::new(Json, Backend::Tls)
+);
+libchan_codec_protobuf::protobuf_suite!(
+    haproxy_tls_h2c_protobuf,
+    ThroughHaproxy::new(libchan_codec_protobuf::Protobuf, Backend::H2c)
+);
+
+/// A session through a proxy with 1 s client and server timeouts, idle
+/// for 3 s, with libchan keepalive every 300 ms (`limits.keepalive`) on
+/// both sides.
+async fn idle_through_short_timeouts(keepalive: Option<Duration>) -> Result<u32, String> {
+    let tls = support::tls();
+    let mut config = Config::new(Json);
+    config.limits.keepalive = keepalive;
+    let listener = Listener::bind("127.0.0.1:0", Server::new(config.clone()))
+        .await
+        .expect("bind");
+    let timeouts = Timeouts {
+        client: Duration::from_secs(1),
+        server: Duration::from_secs(1),
+    };
+    let certs = Certs {
+        cert_pem: tls.cert_pem.clone(),
+        key_pem: tls.key_pem.clone(),
+    };
+    let haproxy = Haproxy::start(
+        listener.local_addr().expect("addr"),
+        Backend::H2c,
+        timeouts,
+        &certs,
+    )
+    .await;
+    let url = haproxy.url("/libchan");
+    let (dialer, accepted) = within("a session through haproxy", async {
+        tokio::join!(tls.connector.connect(&url, config), listener.accept())
+    })
+    .await;
+    let dialer = dialer.expect("connect");
+    let (acceptor, _) = accepted.expect("accept");
+    let tx = dialer.open::<u32>().expect("open");
+    tx.send(1).await.expect("send before idling");
+    let mut rx = within("accept", acceptor.accept::<u32>())
+        .await
+        .expect("accept")
+        .expect("a channel");
+    assert_eq!(within("recv", rx.recv()).await.expect("recv"), Some(1));
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let sent = tx.send(2).await;
+    let got = within("the message after idling", rx.recv()).await;
+    drop(haproxy);
+    match (sent, got) {
+        (Ok(()), Ok(Some(v))) => Ok(v),
+        (sent, got) => Err(format!("send: {sent:?}, recv: {got:?}")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalive_carries_an_idle_session_past_the_proxy_timeouts() {
+    let got = idle_through_short_timeouts(Some(Duration::from_millis(300))).await;
+    assert_eq!(
+        got,
+        Ok(2),
+        "a session idle for 3× the proxy's timeouts, with keepalive, still works"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_keepalive_the_proxy_timeouts_end_an_idle_session() {
+    // The control: the short timeouts really are in force.
+    let got = idle_through_short_timeouts(None).await;
+    eprintln!("without keepalive: {got:?}");
+    assert!(
+        got.is_err(),
+        "an idle session without keepalive must be cut by the proxy, got {got:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_killed_mid_session_breaks_both_sides_and_a_new_one_serves_again() {
+    let tls = support::tls();
+    let certs = Certs {
+        cert_pem: tls.cert_pem.clone(),
+        key_pem: tls.key_pem.clone(),
+    };
+    let config = Config::new(Json);
+    let listener = Listener::bind("127.0.0.1:0", Server::new(config.clone()))
+        .await
+        .expect("bind");
+    let backend = listener.local_addr().expect("addr");
+    let mut haproxy = Haproxy::start(backend, Backend::H2c, Timeouts::default(), &certs).await;
+    let url = haproxy.url("/libchan");
+    let (dialer, accepted) = within("a session through haproxy", async {
+        tokio::join!(
+            tls.connector.connect(&url, config.clone()),
+            listener.accept()
+        )
+    })
+    .await;
+    let dialer = dialer.expect("connect");
+    let (acceptor, _) = accepted.expect("accept");
+    let tx = dialer.open::<u32>().expect("open");
+    tx.send(1).await.expect("send");
+    let mut rx = within("accept", acceptor.accept::<u32>())
+        .await
+        .expect("accept")
+        .expect("a channel");
+    assert_eq!(within("recv", rx.recv()).await.expect("recv"), Some(1));
+    // The acceptor's own channel toward the dialer breaks too.
+    let back = acceptor.open::<u32>().expect("open back");
+    back.send(7).await.expect("send back");
+    let mut back_rx = within("accept back", dialer.accept::<u32>())
+        .await
+        .expect("accept back")
+        .expect("a channel");
+    assert_eq!(
+        within("recv back", back_rx.recv()).await.expect("recv"),
+        Some(7)
+    );
+
+    haproxy.kill().await;
+
+    let at_acceptor = within("the loss behind the proxy", rx.recv()).await;
+    assert!(
+        matches!(&at_acceptor, Err(e) if e.is_broken()),
+        "the server's channel reports the lost session, got {at_acceptor:?}"
+    );
+    let at_dialer = within("the loss in front of the proxy", back_rx.recv()).await;
+    assert!(
+        matches!(&at_dialer, Err(e) if e.is_broken()),
+        "the client's channel reports the lost session, got {at_dialer:?}"
+    );
+    let err =
+        libchan_conformance::first_send_error("a send after the loss", &tx, |i| i as u32).await;
+    assert!(
+        matches!(err, ChannelError::SessionLost(_)),
+        "sends fail with the lost session, got {err:?}"
+    );
+    let accept = within("accept after the loss", acceptor.accept::<u32>()).await;
+    assert!(accept.is_err(), "accept reports the loss, got {accept:?}");
+
+    // Restarted where the clients expect it, the proxy serves new sessions.
+    let _again = Haproxy::start_on(
+        haproxy.addr.port(),
+        backend,
+        Backend::H2c,
+        Timeouts::default(),
+        &certs,
+    )
+    .await;
+    drop(haproxy);
+    let (dialer, accepted) = within("a session through the restarted proxy", async {
+        tokio::join!(tls.connector.connect(&url, config), listener.accept())
+    })
+    .await;
+    let dialer = dialer.expect("connect again");
+    let (acceptor, _) = accepted.expect("accept again");
+    let tx = dialer.open::<String>().expect("open");
+    tx.send("after the restart".into()).await.expect("send");
+    let mut rx = within("accept", acceptor.accept::<String>())
+        .await
+        .expect("accept")
+        .expect("a channel");
+    assert_eq!(
+        within("recv", rx.recv()).await.expect("recv").as_deref(),
+        Some("after the restart")
+    );
+}
