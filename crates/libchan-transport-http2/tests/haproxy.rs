@@ -19,7 +19,8 @@ use libchan_codec_json::Json;
 use libchan_codec_msgpack::Msgpack;
 use libchan_conformance::fault::Proxy;
 use libchan_conformance::Harness;
-use libchan_core::{ChannelError, Codec, SessionExt};
+use libchan_core::{ChannelError, Codec, Session, SessionExt};
+use libchan_transport_http2::http;
 use libchan_transport_http2::{Config, H2Session, Listener, Server};
 use support::haproxy::{Backend, Certs, Haproxy, Timeouts};
 use support::within;
@@ -271,4 +272,71 @@ async fn a_proxy_killed_mid_session_breaks_both_sides_and_a_new_one_serves_again
         within("recv", rx.recv()).await.expect("recv").as_deref(),
         Some("after the restart")
     );
+}
+
+/// What per-channel HTTP/2 streams would meet in a proxy with its shipped
+/// defaults, measured rather than assumed (docs/PROTOCOL.md, "Over
+/// HTTP/2"): HAProxy admits at most 100 concurrent streams per client
+/// connection (`tune.h2.max-concurrent-streams`), so the 101st long-lived
+/// stream of one connection waits for another to end, however many
+/// channels the application opened. Here the streams are sessions, but any
+/// long-lived stream counts alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_caps_long_lived_streams_per_connection_at_100() {
+    let tls = support::tls();
+    let certs = Certs {
+        cert_pem: tls.cert_pem.clone(),
+        key_pem: tls.key_pem.clone(),
+    };
+    let config = Config::new(Json);
+    let listener = Listener::bind("127.0.0.1:0", Server::new(config.clone()))
+        .await
+        .expect("bind");
+    let haproxy = Haproxy::start(
+        listener.local_addr().expect("addr"),
+        Backend::H2c,
+        Timeouts::default(),
+        &certs,
+    )
+    .await;
+    let client = tls
+        .connector
+        .client(&haproxy.url("/"))
+        .await
+        .expect("one connection to the proxy");
+    let mut sessions = Vec::new();
+    let mut backend_peers = std::collections::BTreeSet::new();
+    for _ in 0..100 {
+        let request = http::Request::post("/libchan").body(()).expect("request");
+        let (session, accepted) = within("a stream under the cap", async {
+            tokio::join!(client.session(request, config.clone()), listener.accept())
+        })
+        .await;
+        let (peer, from) = accepted.expect("accept");
+        backend_peers.insert(from);
+        sessions.push((session.expect("session"), peer));
+    }
+    let request = http::Request::post("/libchan").body(()).expect("request");
+    let over = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.session(request, config.clone()),
+    )
+    .await;
+    eprintln!(
+        "100 streams of one client connection reached the server over {} backend connection(s); \
+         the 101st: {}",
+        backend_peers.len(),
+        if over.is_err() { "waiting" } else { "admitted" }
+    );
+    assert!(over.is_err(), "the 101st concurrent stream must wait, got {over:?}");
+    // One ending frees a slot.
+    let (first, _) = sessions.remove(0);
+    first.close().await.expect("close");
+    let request = http::Request::post("/libchan").body(()).expect("request");
+    let (again, accepted) = within("a stream once one ended", async {
+        tokio::join!(client.session(request, config), listener.accept())
+    })
+    .await;
+    again.expect("admitted once a stream ended");
+    accepted.expect("accept");
 }

@@ -24,6 +24,8 @@ pub async fn within<F: std::future::Future>(what: &str, fut: F) -> F::Output {
 /// A self-signed certificate for `localhost` and `127.0.0.1`, the server
 /// configuration that presents it, and a connector that trusts it.
 pub mod haproxy;
+#[cfg(feature = "nginx-tests")]
+pub mod nginx;
 
 pub struct Tls {
     pub server: Arc<rustls::ServerConfig>,
