@@ -328,7 +328,10 @@ async fn the_proxy_caps_long_lived_streams_per_connection_at_100() {
         backend_peers.len(),
         if over.is_err() { "waiting" } else { "admitted" }
     );
-    assert!(over.is_err(), "the 101st concurrent stream must wait, got {over:?}");
+    assert!(
+        over.is_err(),
+        "the 101st concurrent stream must wait, got {over:?}"
+    );
     // One ending frees a slot.
     let (first, _) = sessions.remove(0);
     first.close().await.expect("close");
