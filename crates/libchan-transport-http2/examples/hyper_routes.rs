@@ -29,7 +29,7 @@ async fn route(
         (&http::Method::GET, "/health") => http::Response::new(Either::Right(Full::from("ok"))),
         (_, "/libchan") => {
             let token = req.headers().get(http::header::AUTHORIZATION);
-            if token.map_or(true, |t| t != "Bearer s3cr3t") {
+            if token.is_none_or(|t| t != "Bearer s3cr3t") {
                 Rejection::unauthorized("a bearer token is required")
                     .response()
                     .map(Either::Left)

@@ -364,7 +364,7 @@ where
 ///     B::Data: Send,
 ///     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 /// {
-///     if req.headers().get("authorization").map_or(true, |v| v != "Bearer s3cr3t") {
+///     if req.headers().get("authorization").is_none_or(|v| v != "Bearer s3cr3t") {
 ///         return Rejection::unauthorized("a bearer token is required").response();
 ///     }
 ///     match accept_request(req, Config::new(libchan_codec_json::Json)) {
