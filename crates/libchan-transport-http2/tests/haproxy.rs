@@ -249,7 +249,7 @@ async fn a_proxy_killed_mid_session_breaks_both_sides_and_a_new_one_serves_again
     // Restarted where the clients expect it, the proxy serves new sessions.
     let _again = Haproxy::start_on(
         haproxy.addr.port(),
-        backend,
+        &[backend],
         Backend::H2c,
         Timeouts::default(),
         &certs,
@@ -342,4 +342,153 @@ async fn the_proxy_caps_long_lived_streams_per_connection_at_100() {
     .await;
     again.expect("admitted once a stream ended");
     accepted.expect("accept");
+}
+
+/// The other reason against a stream per channel: a proxy routes each
+/// stream on its own. With two servers behind it, the streams of one
+/// client connection land on both: a channel opened as a stream of its own
+/// could reach another process than the session it belongs to, and its
+/// announcement could not be ordered before the message naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_spreads_the_streams_of_one_connection_over_its_servers() {
+    let tls = support::tls();
+    let certs = Certs {
+        cert_pem: tls.cert_pem.clone(),
+        key_pem: tls.key_pem.clone(),
+    };
+    let config = Config::new(Json);
+    let a = Listener::bind("127.0.0.1:0", Server::new(config.clone()))
+        .await
+        .expect("bind a");
+    let b = Listener::bind("127.0.0.1:0", Server::new(config.clone()))
+        .await
+        .expect("bind b");
+    let haproxy = Haproxy::start_on(
+        support::haproxy::free_port(),
+        &[a.local_addr().expect("a"), b.local_addr().expect("b")],
+        Backend::H2c,
+        Timeouts::default(),
+        &certs,
+    )
+    .await;
+    let client = tls
+        .connector
+        .client(&haproxy.url("/"))
+        .await
+        .expect("one connection");
+    let (mut at_a, mut at_b) = (0, 0);
+    let mut keep = Vec::new();
+    for _ in 0..4 {
+        let request = http::Request::post("/libchan").body(()).expect("request");
+        let session = within("a session", client.session(request, config.clone()))
+            .await
+            .expect("session");
+        let landed = within("the session at a server", async {
+            tokio::select! {
+                s = a.accept() => { at_a += 1; s }
+                s = b.accept() => { at_b += 1; s }
+            }
+        })
+        .await
+        .expect("accept");
+        keep.push((session, landed));
+    }
+    eprintln!("4 streams of one client connection: {at_a} at server a, {at_b} at server b");
+    assert!(
+        at_a > 0 && at_b > 0,
+        "round-robin spreads one connection's streams: {at_a} at a, {at_b} at b"
+    );
+}
+
+/// Whether the proxy passes HTTP/2 trailers both ways (a per-stream design
+/// might end channels with them; this one uses none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_forwards_trailers_both_ways() {
+    use bytes::Bytes;
+    use libchan_transport_http2::h2;
+    let tls = support::tls();
+    let certs = Certs {
+        cert_pem: tls.cert_pem.clone(),
+        key_pem: tls.key_pem.clone(),
+    };
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let backend = tcp.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (sock, _) = tcp.accept().await.expect("accept");
+        let mut conn = h2::server::handshake(sock).await.expect("h2");
+        let (req, mut respond) = conn.accept().await.expect("request").expect("ok");
+        tokio::spawn(async move { while conn.accept().await.is_some() {} });
+        let mut body = req.into_body();
+        while let Some(Ok(chunk)) = body.data().await {
+            let _ = body.flow_control().release_capacity(chunk.len());
+        }
+        let trailers = body.trailers().await.expect("trailers");
+        let mut stream = respond
+            .send_response(http::Response::new(()), false)
+            .expect("respond");
+        stream
+            .send_data(Bytes::from_static(b"body"), false)
+            .expect("data");
+        let mut back = http::HeaderMap::new();
+        back.insert("x-status", http::HeaderValue::from_static("done"));
+        stream.send_trailers(back).expect("trailers");
+        trailers
+    });
+    let haproxy = Haproxy::start(backend, Backend::H2c, Timeouts::default(), &certs).await;
+    let sock = tokio::net::TcpStream::connect(haproxy.addr)
+        .await
+        .expect("connect");
+    let mut roots = libchan_transport_http2::rustls::RootCertStore::empty();
+    roots.add(tls.cert.clone()).expect("root");
+    let mut config =
+        libchan_transport_http2::rustls::ClientConfig::builder_with_provider(support::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let sock = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect("localhost".try_into().expect("name"), sock)
+        .await
+        .expect("tls");
+    let (send, conn) = h2::client::handshake(sock).await.expect("h2");
+    tokio::spawn(conn);
+    let mut send = send.ready().await.expect("ready");
+    let request = http::Request::post(haproxy.url("/trailers"))
+        .body(())
+        .expect("request");
+    let (response, mut stream) = send.send_request(request, false).expect("send");
+    stream
+        .send_data(Bytes::from_static(b"request"), false)
+        .expect("data");
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("x-end", http::HeaderValue::from_static("clean"));
+    stream.send_trailers(trailers).expect("trailers");
+    let response = within("the response", response).await.expect("response");
+    let mut body = response.into_body();
+    while let Some(Ok(chunk)) = body.data().await {
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    let back = within("response trailers", body.trailers())
+        .await
+        .expect("trailers");
+    let forwarded = within("request trailers", server).await.expect("server");
+    eprintln!(
+        "request trailers at the server: {forwarded:?}; response trailers at the client: {back:?}"
+    );
+    assert_eq!(
+        forwarded
+            .as_ref()
+            .and_then(|t| t.get("x-end"))
+            .map(|v| v.as_bytes()),
+        Some(&b"clean"[..])
+    );
+    assert_eq!(
+        back.as_ref()
+            .and_then(|t| t.get("x-status"))
+            .map(|v| v.as_bytes()),
+        Some(&b"done"[..])
+    );
 }

@@ -90,14 +90,16 @@ impl Haproxy {
         timeouts: Timeouts,
         certs: &Certs,
     ) -> Haproxy {
-        Self::start_on(free_port(), backend_addr, backend, timeouts, certs).await
+        Self::start_on(free_port(), &[backend_addr], backend, timeouts, certs).await
     }
 
     /// [`start`](Self::start) on a given frontend port (to restart a
     /// proxy where its clients expect it).
+    /// With several backend addresses, HAProxy balances requests (here:
+    /// streams) over them round-robin.
     pub async fn start_on(
         port: u16,
-        backend_addr: SocketAddr,
+        backend_addrs: &[SocketAddr],
         backend: Backend,
         timeouts: Timeouts,
         certs: &Certs,
@@ -112,13 +114,18 @@ impl Haproxy {
         std::fs::write(&pem, format!("{}{}", certs.cert_pem, certs.key_pem)).expect("write pem");
         let ca = dir.join("ca.pem");
         std::fs::write(&ca, &certs.cert_pem).expect("write ca");
-        let server_line = match backend {
-            Backend::H2c => format!("server libchan {backend_addr} proto h2"),
-            Backend::Tls => format!(
-                "server libchan {backend_addr} ssl verify required ca-file {} sni str(localhost) alpn h2",
-                ca.display()
-            ),
-        };
+        let server_line = backend_addrs
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| match backend {
+                Backend::H2c => format!("server libchan{i} {addr} proto h2"),
+                Backend::Tls => format!(
+                    "server libchan{i} {addr} ssl verify required ca-file {} sni str(localhost) alpn h2",
+                    ca.display()
+                ),
+            })
+            .collect::<Vec<_>>()
+            .join("\n    ");
         let config = format!(
             "global\n\
              \x20   maxconn 2000\n\
@@ -132,6 +139,7 @@ impl Haproxy {
              \x20   bind 127.0.0.1:{port} ssl crt {pem} alpn h2\n\
              \x20   default_backend libchan_servers\n\
              backend libchan_servers\n\
+             \x20   balance roundrobin\n\
              \x20   {server_line}\n",
             client = timeouts.client.as_millis(),
             server = timeouts.server.as_millis(),
