@@ -1,6 +1,7 @@
 //! Through a real HAProxy (Debian's package), HTTP/2 on both sides: the
-//! whole conformance suite with TLS at the proxy and h2c behind it, and
-//! with TLS end to end (both hops); an idle session kept past the proxy's
+//! whole conformance suite with TLS at the proxy and h2c behind it, with
+//! TLS on both hops (the proxy re-encrypts), and with TLS end to end (the
+//! proxy passes it through, `mode tcp`); an idle session kept past the proxy's
 //! timeouts by libchan's keepalive; the proxy killed and restarted
 //! mid-session. Each case starts its own proxy on loopback with a
 //! generated configuration.
@@ -57,7 +58,7 @@ impl Harness for ThroughHaproxy {
     async fn pair(&self) -> (H2Session, H2Session) {
         let config = Config::with_codecs(vec![self.codec.clone()]);
         let mut server = Server::new(config.clone());
-        if self.backend == Backend::Tls {
+        if self.backend != Backend::H2c {
             server = server.with_tls(self.tls.server.clone());
         }
         let listener = Listener::bind("127.0.0.1:0", server).await.expect("bind");
@@ -105,6 +106,10 @@ libchan_conformance::transport_suite!(
 libchan_conformance::transport_suite!(
     haproxy_tls_both_json,
     ThroughHaproxy::new(Json, Backend::Tls)
+);
+libchan_conformance::transport_suite!(
+    haproxy_tls_passthrough_json,
+    ThroughHaproxy::new(Json, Backend::Passthrough)
 );
 libchan_codec_protobuf::protobuf_suite!(
     haproxy_tls_h2c_protobuf,

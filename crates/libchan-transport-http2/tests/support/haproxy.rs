@@ -21,6 +21,9 @@ pub enum Backend {
     /// h2 over TLS with ALPN `h2`, the server's certificate verified: TLS
     /// on both hops.
     Tls,
+    /// TLS passed through untouched (`mode tcp`): the client's TLS session
+    /// (and HTTP/2) ends at the libchan server itself.
+    Passthrough,
 }
 
 /// Proxy timeouts. The defaults are Debian's shipped configuration's
@@ -119,6 +122,7 @@ impl Haproxy {
             .enumerate()
             .map(|(i, addr)| match backend {
                 Backend::H2c => format!("server libchan{i} {addr} proto h2"),
+                Backend::Passthrough => format!("server libchan{i} {addr}"),
                 Backend::Tls => format!(
                     "server libchan{i} {addr} ssl verify required ca-file {} sni str(localhost) alpn h2",
                     ca.display()
@@ -126,24 +130,28 @@ impl Haproxy {
             })
             .collect::<Vec<_>>()
             .join("\n    ");
+        let (mode, bind_tls) = if backend == Backend::Passthrough {
+            ("tcp", String::new())
+        } else {
+            ("http", format!(" ssl crt {} alpn h2", pem.display()))
+        };
         let config = format!(
             "global\n\
              \x20   maxconn 2000\n\
              \x20   tune.h2.initial-window-size 1048576\n\
              defaults\n\
-             \x20   mode http\n\
+             \x20   mode {mode}\n\
              \x20   timeout connect 5s\n\
              \x20   timeout client {client}ms\n\
              \x20   timeout server {server}ms\n\
              frontend libchan_in\n\
-             \x20   bind 127.0.0.1:{port} ssl crt {pem} alpn h2\n\
+             \x20   bind 127.0.0.1:{port}{bind_tls}\n\
              \x20   default_backend libchan_servers\n\
              backend libchan_servers\n\
              \x20   balance roundrobin\n\
              \x20   {server_line}\n",
             client = timeouts.client.as_millis(),
             server = timeouts.server.as_millis(),
-            pem = pem.display(),
         );
         let config_path = dir.join("haproxy.cfg");
         std::fs::write(&config_path, config).expect("write haproxy.cfg");
