@@ -98,7 +98,7 @@ mod session;
 pub use body::ResponseBody;
 pub use client::{connect, connect_with_request, Client, Connector};
 pub use error::{Error, Rejection};
-pub use server::{accept, accept_request, Connection, Listener, Server};
+pub use server::{accept, accept_request, Connection, Listener, Server, DEFAULT_MAX_SESSIONS};
 pub use session::H2Session;
 
 /// The h2 crate this transport is built on (its `Reason` codes appear in

@@ -56,7 +56,18 @@ pub struct Server {
     config: SessionConfig,
     tls: Option<TlsAcceptor>,
     check: Option<Arc<Check>>,
+    /// One slot per running session, shared by every connection served.
+    slots: Arc<Semaphore>,
+    max_sessions: usize,
 }
+
+/// Default most sessions a [`Server`] (and so a [`Listener`]) runs at
+/// once, over all its connections: 1024, as the TCP listener. Each costs
+/// at most its session budget (see `docs/RELIABILITY.md`: about 26 MiB with
+/// the default limits, almost all of it only while a peer fills its
+/// windows); a request beyond it is answered `503 Service Unavailable`.
+/// Raise it with [`Server::max_sessions`] for many idle clients.
+pub const DEFAULT_MAX_SESSIONS: usize = 1024;
 
 impl Server {
     /// h2c (HTTP/2 with prior knowledge, no TLS), every session request
@@ -66,7 +77,20 @@ impl Server {
             config,
             tls: None,
             check: None,
+            slots: Arc::new(Semaphore::new(DEFAULT_MAX_SESSIONS)),
+            max_sessions: DEFAULT_MAX_SESSIONS,
         }
+    }
+
+    /// Runs at most `max` sessions at once over all the connections this
+    /// server (and its clones) serves; a session request beyond it is
+    /// answered `503 Service Unavailable` ([`Error::Rejected`] here,
+    /// [`Error::Refused`] at the client). A session's slot is free again
+    /// once its stream is finished.
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.slots = Arc::new(Semaphore::new(max));
+        self.max_sessions = max;
+        self
     }
 
     /// Serves HTTP/2 over TLS: a TLS handshake with `config` comes first,
@@ -224,23 +248,38 @@ impl Server {
     ) -> Result<H2Session, Error> {
         let (parts, body) = request.into_parts();
         let head = Request::from_parts(parts, ());
-        if let Err(rejection) = self.admit(&head) {
-            let response = rejection_head(&rejection);
-            if let Ok(mut stream) = respond.send_response(response, false) {
-                let _ = stream.send_data(Bytes::from(rejection.reason.clone()), true);
+        let admitted = self.admit(&head).and_then(|()| {
+            self.slots.clone().try_acquire_owned().map_err(|_| {
+                Rejection::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "this server runs at most {} sessions at once",
+                        self.max_sessions
+                    ),
+                )
+            })
+        });
+        let slot = match admitted {
+            Ok(slot) => slot,
+            Err(rejection) => {
+                let response = rejection_head(&rejection);
+                if let Ok(mut stream) = respond.send_response(response, false) {
+                    let _ = stream.send_data(Bytes::from(rejection.reason.clone()), true);
+                }
+                return Err(Error::Rejected(rejection));
             }
-            return Err(Error::Rejected(rejection));
-        }
+        };
         let stream = respond
             .send_response(session_response(), false)
             .map_err(Error::from_h2)?;
         let io = H2Io::new(stream, body, self.config.limits.linger);
-        Ok(H2Session::start(
+        Ok(H2Session::start_guarded(
             io,
             Role::Acceptor,
             self.config.clone(),
             head,
             None,
+            slot,
         )?)
     }
 
@@ -265,6 +304,7 @@ impl fmt::Debug for Server {
             .field("config", &self.config)
             .field("tls", &self.tls.is_some())
             .field("check", &self.check.is_some())
+            .field("max_sessions", &self.max_sessions)
             .finish()
     }
 }

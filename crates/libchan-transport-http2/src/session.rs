@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use http::{Request, Response};
 use libchan_core::transport::{ExportedReceiver, IncomingEnd};
 use libchan_core::{Session, SessionError, SessionId, SessionStats};
-use libchan_mux::driver::{spawn, MuxSession, SessionConfig};
+use libchan_mux::driver::{spawn_guarded, MuxSession, SessionConfig};
 use libchan_mux::Role;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -50,7 +50,23 @@ impl H2Session {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let mux = spawn(io, role, config)?;
+        Self::start_guarded(io, role, config, request, response, ())
+    }
+
+    /// [`start`](Self::start), holding `guard` (a listener's slot) until
+    /// the session's stream is finished.
+    pub(crate) fn start_guarded<S>(
+        io: S,
+        role: Role,
+        config: SessionConfig,
+        request: Request<()>,
+        response: Option<Response<()>>,
+        guard: impl Send + 'static,
+    ) -> Result<Self, SessionError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let mux = spawn_guarded(io, role, config, guard)?;
         Ok(H2Session {
             mux,
             exchange: Arc::new(Exchange { request, response }),

@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use libchan_codec_json::Json;
 use libchan_conformance::fault::Proxy;
-use libchan_core::{ChannelError, Initiator, Receiver, Sender, SessionError, SessionExt};
+use libchan_core::{ChannelError, Initiator, Receiver, Sender, Session, SessionError, SessionExt};
 use libchan_transport_http2::h2::{self, Reason};
 use libchan_transport_http2::{
     http, Client, Config, Connector, Error, H2Session, Listener, Rejection, Server,
@@ -384,4 +384,54 @@ async fn a_refused_request_is_typed_on_both_sides() {
     );
     assert_eq!(client.response().expect("a response").status(), 200);
     let _ = channels(&client, &server_side).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_past_its_session_cap_answers_503_until_a_session_ends() {
+    let listener = Listener::bind(
+        "127.0.0.1:0",
+        Server::new(Config::new(Json)).max_sessions(1),
+    )
+    .await
+    .expect("bind");
+    let url = format!("http://{}/libchan", listener.local_addr().expect("addr"));
+    let (first, accepted) = tokio::join!(
+        libchan_transport_http2::connect(&url, Config::new(Json)),
+        listener.accept()
+    );
+    let first = first.expect("the first session");
+    let (first_peer, _) = accepted.expect("accept");
+    let (second, attempt) = tokio::join!(
+        libchan_transport_http2::connect(&url, Config::new(Json)),
+        listener.next_attempt()
+    );
+    match second {
+        Err(Error::Refused { status, .. }) => {
+            assert_eq!(status, http::StatusCode::SERVICE_UNAVAILABLE)
+        }
+        other => panic!("expected a 503, got {other:?}"),
+    }
+    assert!(matches!(
+        attempt.expect("attempt").1,
+        Err(Error::Rejected(_))
+    ));
+    within("the first session's close", first.close())
+        .await
+        .expect("close");
+    drop(first_peer);
+    // The slot is free once the first session's stream is finished.
+    let third = within("a session once the slot is free", async {
+        loop {
+            let (third, accepted) = tokio::join!(
+                libchan_transport_http2::connect(&url, Config::new(Json)),
+                listener.next_attempt()
+            );
+            if let (Ok(third), Ok((_, Ok(peer)))) = (third, accepted) {
+                return (third, peer);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let _ = channels(&third.0, &third.1).await;
 }
