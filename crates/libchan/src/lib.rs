@@ -7,7 +7,7 @@
 //!
 //! Pick the pieces with cargo features: one per codec (`json`, `msgpack`,
 //! `xml`, `protobuf`) and one per transport (`inmem`, `tcp`, `unix`, `tls`,
-//! `websocket`), for example
+//! `websocket`, `http2`), for example
 //! `libchan = { version = "0.1", features = ["msgpack", "tcp"] }`.
 //!
 //! ## Choosing a codec
@@ -248,6 +248,19 @@ pub mod websocket {
 pub mod unix {
     #[doc(inline)]
     pub use libchan_transport_unix::*;
+}
+
+/// HTTP/2: a session carried by one HTTP/2 stream, h2c (`http://`) or h2
+/// over TLS with ALPN (`https://`), through standard reverse proxies:
+/// [`connect`](http2::connect) / [`Connector`](http2::Connector) /
+/// [`Client`](http2::Client), [`Listener`](http2::Listener) /
+/// [`Server`](http2::Server) (with a request check for authentication), and
+/// [`accept_request`](http2::accept_request) to mount an endpoint in an
+/// HTTP server beside other routes.
+#[cfg(feature = "http2")]
+pub mod http2 {
+    #[doc(inline)]
+    pub use libchan_transport_http2::*;
 }
 
 /// The in-process transport: a connected pair of sessions.
