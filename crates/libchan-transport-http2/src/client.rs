@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::io::{H2Io, CONNECTION_WINDOW, STREAM_WINDOW};
+use crate::io::{H2Io, RECEIVE_WINDOW};
 use crate::{Error, H2Session, ALPN, CONTENT_TYPE};
 
 /// Most bytes of a refusal's body kept in [`Error::Refused`]: 4 KiB, enough
@@ -277,8 +277,8 @@ impl Client {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (send, connection) = h2::client::Builder::new()
-            .initial_window_size(STREAM_WINDOW)
-            .initial_connection_window_size(CONNECTION_WINDOW)
+            .initial_window_size(RECEIVE_WINDOW)
+            .initial_connection_window_size(RECEIVE_WINDOW)
             .enable_push(false)
             .handshake::<_, Bytes>(stream)
             .await

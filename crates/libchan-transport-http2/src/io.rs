@@ -23,19 +23,27 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::Error;
 
-/// Most send capacity requested from h2 at once: 1 MiB, the window each
-/// side grants ([`STREAM_WINDOW`]). A larger write is sent in pieces.
-const MAX_RESERVE: usize = STREAM_WINDOW as usize;
+/// Most send capacity requested from h2 at once: 1 MiB. A larger write is
+/// sent in pieces, so one write never waits for more window than a peer
+/// with HTTP/2's usual windows can grant.
+const MAX_RESERVE: usize = 1 << 20;
 
-/// The HTTP/2 receive window per stream that this crate announces: 1 MiB
-/// (HTTP/2's default is 64 KiB, which would cap one session at 64 KiB per
-/// round trip). The data is handed to libchan as it arrives, so this is
-/// what may be in flight, not what is held.
-pub(crate) const STREAM_WINDOW: u32 = 1 << 20;
-
-/// The HTTP/2 receive window per connection: 4 MiB, room for four
-/// sessions at full speed on one connection (a proxy may put many on it).
-pub(crate) const CONNECTION_WINDOW: u32 = 4 << 20;
+/// The HTTP/2 receive window this crate announces, per stream and per
+/// connection: the largest HTTP/2 allows (2^31 - 1 bytes).
+///
+/// HTTP/2 flow control does not bound our memory here: the data is handed
+/// to libchan as it arrives and its window given back at once, and
+/// libchan's own session window (enforced by the mux) bounds what a peer
+/// may leave unread. A smaller window would only add a way to deadlock
+/// behind a proxy. A proxy such as HAProxy announces a window but stops
+/// reading a connection while its buffer for the stream is full. With both
+/// directions of a session busy, its buffer toward us waits for our
+/// `WINDOW_UPDATE`, which sits in the socket behind our DATA that it no
+/// longer reads, while its buffer toward the peer waits the same way on
+/// the peer: neither side ever moves again. With a window the proxy can
+/// never use up, its buffers toward us drain whenever the socket does, and
+/// both libchan ends always read their socket.
+pub(crate) const RECEIVE_WINDOW: u32 = (1 << 31) - 1;
 
 /// Most concurrent streams (sessions) a peer may open on one connection to
 /// us: 256. A proxy multiplexes its clients' sessions onto few backend

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::{BodyIo, ResponseBody};
-use crate::io::{H2Io, CONNECTION_WINDOW, MAX_CONCURRENT_STREAMS, STREAM_WINDOW};
+use crate::io::{H2Io, MAX_CONCURRENT_STREAMS, RECEIVE_WINDOW};
 use crate::{Error, H2Session, Rejection, ALPN, CONTENT_TYPE};
 
 /// A request check: sees the session request, may refuse it.
@@ -206,8 +206,8 @@ impl Server {
         tx: &mpsc::Sender<Result<H2Session, Error>>,
     ) -> Result<Option<h2::server::Connection<Box<dyn IoStream>, Bytes>>, Error> {
         let mut connection = h2::server::Builder::new()
-            .initial_window_size(STREAM_WINDOW)
-            .initial_connection_window_size(CONNECTION_WINDOW)
+            .initial_window_size(RECEIVE_WINDOW)
+            .initial_connection_window_size(RECEIVE_WINDOW)
             .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
             .handshake::<_, Bytes>(stream)
             .await
