@@ -25,10 +25,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var(FD_VAR).is_ok() {
         return worker().await;
     }
-    // The parent: a listening socket, and a worker to hand it to.
+    parent(std::process::Command::new(std::env::current_exe()?)).await
+}
+
+/// Starts `cmd` as the worker and hands it a listening socket.
+async fn parent(mut cmd: std::process::Command) -> Result<(), Box<dyn std::error::Error>> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    let mut cmd = std::process::Command::new(std::env::current_exe()?);
     let handoff = Handoff::new(&mut cmd, FD_VAR)?;
     let mut child = cmd.spawn()?;
     let session = from_std(handoff.spawned(), Role::Dialer, Config::new(Json))?;
@@ -57,6 +60,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     session.close().await?;
     let status = child.wait()?;
     println!("parent: worker exited with {status}");
+    if !status.success() {
+        return Err(format!("the worker failed: {status}").into());
+    }
     Ok(())
 }
 
@@ -78,4 +84,34 @@ async fn worker() -> Result<(), Box<dyn std::error::Error>> {
     }
     session.close().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the example with this test binary as the worker: started again
+    /// with only this test selected and the session's descriptor in
+    /// `FD_VAR`, it takes the worker's part.
+    #[test]
+    fn a_worker_process_serves_on_the_listener_it_was_handed() {
+        let rt = tokio::runtime::Runtime::new().expect("a runtime");
+        if std::env::var(FD_VAR).is_ok() {
+            rt.block_on(worker())
+                .expect("the worker serves its connection");
+            return;
+        }
+        let mut cmd = std::process::Command::new(std::env::current_exe().expect("this binary"));
+        cmd.args([
+            "--exact",
+            "tests::a_worker_process_serves_on_the_listener_it_was_handed",
+            "--nocapture",
+        ]);
+        rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(60), parent(cmd))
+                .await
+                .expect("the example finishes")
+                .expect("the example works");
+        });
+    }
 }

@@ -2,18 +2,20 @@
 //! listens, and loopback pairs for running both ends in one process.
 //!
 //! Every transport is one [`Transport`] implementation; [`TransportKind::get`]
-//! is the one `match` that maps a name to it. A new transport (unix, h2) is
-//! a variant, an implementation and an arm there.
+//! is the one `match` that maps a name to it. A new transport is a
+//! variant, an implementation and an arm there.
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use libchan::{BoxError, Session};
 
 /// The session configuration every transport takes (codecs offered and
-/// limits); the same type for tcp, tls and ws.
+/// limits); the same type for every transport.
 pub type Config = libchan::tcp::Config;
 
 /// A transport, as named on the command line.
@@ -28,15 +30,23 @@ pub enum TransportKind {
     Tls,
     /// WebSocket (`ws://`, or `wss://` with TLS options).
     Ws,
+    /// A unix stream socket: a filesystem path, or `@NAME` for a Linux
+    /// abstract name.
+    Unix,
+    /// One HTTP/2 stream per session: h2c (`http://`), or h2 over TLS
+    /// (`https://`) with TLS options; passes HTTP/2 proxies.
+    H2,
 }
 
 impl TransportKind {
     /// Every transport, in the order tables list them.
-    pub const ALL: [TransportKind; 4] = [
+    pub const ALL: [TransportKind; 6] = [
         TransportKind::Inmem,
         TransportKind::Tcp,
+        TransportKind::Unix,
         TransportKind::Tls,
         TransportKind::Ws,
+        TransportKind::H2,
     ];
 
     /// The name used on the command line.
@@ -46,6 +56,8 @@ impl TransportKind {
             TransportKind::Tcp => "tcp",
             TransportKind::Tls => "tls",
             TransportKind::Ws => "ws",
+            TransportKind::Unix => "unix",
+            TransportKind::H2 => "h2",
         }
     }
 
@@ -57,6 +69,8 @@ impl TransportKind {
             TransportKind::Tcp => &Tcp,
             TransportKind::Tls => &Tls,
             TransportKind::Ws => &Ws,
+            TransportKind::Unix => &Unix,
+            TransportKind::H2 => &H2,
         }
     }
 }
@@ -64,6 +78,51 @@ impl TransportKind {
 impl fmt::Display for TransportKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Where a listener listens, or where a session came from: a network
+/// address, or a unix socket (its path, or what is known of the peer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A TCP address (tcp, tls, ws, h2).
+    Net(SocketAddr),
+    /// A unix socket: the listener's path (or `@name`), or the peer's
+    /// credentials.
+    Unix(String),
+}
+
+impl Endpoint {
+    /// True when only this machine can reach it: a loopback address, or
+    /// any unix socket.
+    pub fn is_local(&self) -> bool {
+        match self {
+            Endpoint::Net(addr) => addr.ip().is_loopback(),
+            Endpoint::Unix(_) => true,
+        }
+    }
+
+    /// The TCP port, for network endpoints.
+    pub fn port(&self) -> Option<u16> {
+        match self {
+            Endpoint::Net(addr) => Some(addr.port()),
+            Endpoint::Unix(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Net(addr) => addr.fmt(f),
+            Endpoint::Unix(what) => f.write_str(what),
+        }
+    }
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(addr: SocketAddr) -> Self {
+        Endpoint::Net(addr)
     }
 }
 
@@ -154,7 +213,8 @@ impl TlsOptions {
 pub struct Dialer {
     /// The transport.
     pub kind: TransportKind,
-    /// `HOST:PORT`, or a `ws://`/`wss://` URL for ws.
+    /// `HOST:PORT`; a `ws://`/`wss://` URL for ws, an `http://`/`https://`
+    /// URL for h2, a path or `@NAME` for unix.
     pub addr: String,
     /// Certificates, for tls and wss.
     pub tls: TlsOptions,
@@ -179,10 +239,10 @@ impl Dialer {
 pub trait Listen: Send + Sync {
     /// The next session. An error concerns one connection (a failed TLS
     /// handshake, say) unless it repeats: log it and call again.
-    async fn accept(&self) -> Result<(Arc<dyn Session>, SocketAddr), BoxError>;
+    async fn accept(&self) -> Result<(Arc<dyn Session>, Endpoint), BoxError>;
 
     /// The bound address (useful after binding port 0).
-    fn local_addr(&self) -> SocketAddr;
+    fn local_addr(&self) -> Endpoint;
 }
 
 /// One transport: how it dials and how it listens.
@@ -260,13 +320,13 @@ struct TcpListen(libchan::tcp::Listener, SocketAddr);
 
 #[async_trait]
 impl Listen for TcpListen {
-    async fn accept(&self) -> Result<(Arc<dyn Session>, SocketAddr), BoxError> {
+    async fn accept(&self) -> Result<(Arc<dyn Session>, Endpoint), BoxError> {
         let (s, peer) = self.0.accept().await?;
-        Ok((Arc::new(s), peer))
+        Ok((Arc::new(s), peer.into()))
     }
 
-    fn local_addr(&self) -> SocketAddr {
-        self.1
+    fn local_addr(&self) -> Endpoint {
+        self.1.into()
     }
 }
 
@@ -312,21 +372,21 @@ struct TlsListen(libchan::tls::Listener, SocketAddr);
 
 #[async_trait]
 impl Listen for TlsListen {
-    async fn accept(&self) -> Result<(Arc<dyn Session>, SocketAddr), BoxError> {
+    async fn accept(&self) -> Result<(Arc<dyn Session>, Endpoint), BoxError> {
         let (s, peer) = self.0.accept().await?;
-        Ok((Arc::new(s), peer))
+        Ok((Arc::new(s), peer.into()))
     }
 
-    fn local_addr(&self) -> SocketAddr {
-        self.1
+    fn local_addr(&self) -> Endpoint {
+        self.1.into()
     }
 }
 
 struct Ws;
 
-/// The path a `ws` server answers on, and a client dials when given only
-/// `HOST:PORT`.
-pub const WS_PATH: &str = "/libchan";
+/// The path a `ws` or `h2` server answers on, and a client dials when
+/// given only `HOST:PORT`.
+pub const SESSION_PATH: &str = "/libchan";
 
 /// A rustls configuration made by the TLS transport's builders, with its
 /// ALPN list emptied: the WebSocket upgrade is HTTP/1.1, not `libchan/1`.
@@ -347,9 +407,9 @@ impl Transport for Ws {
         let url = if addr.starts_with("ws://") || addr.starts_with("wss://") {
             addr.to_string()
         } else if tls.any() {
-            format!("wss://{addr}{WS_PATH}")
+            format!("wss://{addr}{SESSION_PATH}")
         } else {
-            format!("ws://{addr}{WS_PATH}")
+            format!("ws://{addr}{SESSION_PATH}")
         };
         let connector = if url.starts_with("wss://") {
             let client = tls.client()?;
@@ -387,14 +447,139 @@ struct WsListen(libchan::websocket::Listener, SocketAddr);
 
 #[async_trait]
 impl Listen for WsListen {
-    async fn accept(&self) -> Result<(Arc<dyn Session>, SocketAddr), BoxError> {
+    async fn accept(&self) -> Result<(Arc<dyn Session>, Endpoint), BoxError> {
         let (s, peer) = self.0.accept().await?;
-        Ok((Arc::new(s), peer))
+        Ok((Arc::new(s), peer.into()))
     }
 
-    fn local_addr(&self) -> SocketAddr {
-        self.1
+    fn local_addr(&self) -> Endpoint {
+        self.1.into()
     }
+}
+
+struct Unix;
+
+#[async_trait]
+impl Transport for Unix {
+    async fn connect(
+        &self,
+        addr: &str,
+        _: &TlsOptions,
+        config: Config,
+    ) -> Result<Arc<dyn Session>, BoxError> {
+        let session = match addr.strip_prefix('@') {
+            Some(name) => libchan::unix::connect_abstract(name, config).await?,
+            None => libchan::unix::connect(addr, config).await?,
+        };
+        session.handshake().await?;
+        Ok(Arc::new(session))
+    }
+
+    async fn bind(
+        &self,
+        addr: &str,
+        _: &TlsOptions,
+        config: Config,
+    ) -> Result<Box<dyn Listen>, BoxError> {
+        let l = match addr.strip_prefix('@') {
+            Some(name) => libchan::unix::Listener::bind_abstract(name, config),
+            None => libchan::unix::Listener::bind(addr, config),
+        }
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        Ok(Box::new(UnixListen(l, addr.to_string())))
+    }
+}
+
+/// A unix listener and the path (or `@name`) it was bound to.
+struct UnixListen(libchan::unix::Listener, String);
+
+#[async_trait]
+impl Listen for UnixListen {
+    async fn accept(&self) -> Result<(Arc<dyn Session>, Endpoint), BoxError> {
+        let s = self.0.accept().await?;
+        let peer = match s.peer_credentials() {
+            Some(c) => match c.pid {
+                Some(pid) => format!("pid {pid} (uid {}, gid {})", c.uid, c.gid),
+                None => format!("uid {}, gid {}", c.uid, c.gid),
+            },
+            None => "a unix peer".to_string(),
+        };
+        Ok((Arc::new(s), Endpoint::Unix(peer)))
+    }
+
+    fn local_addr(&self) -> Endpoint {
+        Endpoint::Unix(self.1.clone())
+    }
+}
+
+struct H2;
+
+#[async_trait]
+impl Transport for H2 {
+    async fn connect(
+        &self,
+        addr: &str,
+        tls: &TlsOptions,
+        config: Config,
+    ) -> Result<Arc<dyn Session>, BoxError> {
+        let url = if addr.starts_with("http://") || addr.starts_with("https://") {
+            addr.to_string()
+        } else if tls.any() {
+            format!("https://{addr}{SESSION_PATH}")
+        } else {
+            format!("http://{addr}{SESSION_PATH}")
+        };
+        let connector = if url.starts_with("https://") {
+            // The connector sets ALPN to `h2` on its own copy.
+            libchan::http2::Connector::with_tls(tls.client()?.config().clone())
+        } else {
+            libchan::http2::Connector::new()
+        };
+        let session = connector.connect(&url, config).await?;
+        session.handshake().await?;
+        Ok(Arc::new(session))
+    }
+
+    async fn bind(
+        &self,
+        addr: &str,
+        tls: &TlsOptions,
+        config: Config,
+    ) -> Result<Box<dyn Listen>, BoxError> {
+        let mut server = libchan::http2::Server::new(config);
+        if tls.any() {
+            // An empty ALPN list becomes `h2` in the server's copy.
+            let s = tls.server()?;
+            server = server.with_tls(without_alpn(s.config(), |c| c.alpn_protocols.clear()));
+        }
+        let l = libchan::http2::Listener::bind(addr, server)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let local = l.local_addr()?;
+        Ok(Box::new(H2Listen(l, local)))
+    }
+}
+
+struct H2Listen(libchan::http2::Listener, SocketAddr);
+
+#[async_trait]
+impl Listen for H2Listen {
+    async fn accept(&self) -> Result<(Arc<dyn Session>, Endpoint), BoxError> {
+        let (s, peer) = self.0.accept().await?;
+        Ok((Arc::new(s), peer.into()))
+    }
+
+    fn local_addr(&self) -> Endpoint {
+        self.1.into()
+    }
+}
+
+/// A path for a unix socket of this process that no other has: in the
+/// temporary directory, named after the process and a counter.
+fn scratch_socket_path() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("libchan-{}-{n}.sock", std::process::id()))
 }
 
 /// A certificate for `localhost` made for this run, and the options each
@@ -434,8 +619,10 @@ impl GeneratedTls {
 }
 
 /// Two connected sessions in this process over `kind` on loopback: the
-/// client's, the server's, and a line describing the connection. tls and
-/// ws use a certificate generated for the run (ws is then wss).
+/// client's, the server's, and a line describing the connection. tls, ws
+/// and h2 use a certificate generated for the run (ws is then wss, h2 is
+/// h2 over TLS); unix uses a socket in the temporary directory, removed
+/// when its listener goes.
 pub async fn loopback_pair(
     kind: TransportKind,
     client_config: Config,
@@ -446,17 +633,23 @@ pub async fn loopback_pair(
         return Ok((Arc::new(c), Arc::new(s), "in memory, no encoding".into()));
     }
     let (server_tls, client_tls) = match kind {
-        TransportKind::Tls | TransportKind::Ws => {
+        TransportKind::Tls | TransportKind::Ws | TransportKind::H2 => {
             let g = GeneratedTls::new()?;
             (g.server, g.client)
         }
         _ => (TlsOptions::default(), TlsOptions::default()),
     };
     let t = kind.get();
-    let listener = t.bind("127.0.0.1:0", &server_tls, server_config).await?;
+    let bind_addr = match kind {
+        TransportKind::Unix => scratch_socket_path().display().to_string(),
+        _ => "127.0.0.1:0".to_string(),
+    };
+    let listener = t.bind(&bind_addr, &server_tls, server_config).await?;
     let addr = listener.local_addr();
+    let port = addr.port().unwrap_or(0);
     let dial_addr = match kind {
-        TransportKind::Ws => format!("wss://localhost:{}{WS_PATH}", addr.port()),
+        TransportKind::Ws => format!("wss://localhost:{port}{SESSION_PATH}"),
+        TransportKind::H2 => format!("https://localhost:{port}{SESSION_PATH}"),
         _ => addr.to_string(),
     };
     let accept = async { listener.accept().await };
@@ -466,10 +659,16 @@ pub async fn loopback_pair(
     let client = client?;
     let what = match kind {
         TransportKind::Tcp => format!("tcp to {addr}"),
+        TransportKind::Unix => format!("unix socket {addr}"),
         TransportKind::Tls => format!("tls to {addr}, certificate for localhost made for this run"),
-        TransportKind::Ws => format!("{dial_addr}, certificate made for this run"),
+        TransportKind::Ws | TransportKind::H2 => {
+            format!("{dial_addr}, certificate made for this run")
+        }
         TransportKind::Inmem => unreachable!("returned above"),
     };
+    // The unix socket's file goes with its listener; the sessions are
+    // connected already.
+    drop(listener);
     Ok((client, server, what))
 }
 

@@ -12,7 +12,7 @@ use support::{eventually, libchan, process_exists, run, serve, Running};
 
 #[test]
 fn demo_walks_through_every_step_over_every_transport() {
-    for transport in ["tcp", "inmem", "tls", "ws"] {
+    for transport in ["tcp", "inmem", "unix", "tls", "ws", "h2"] {
         let mut cmd = libchan();
         cmd.args(["demo", "--transport", transport]);
         let out = run(cmd, b"");
@@ -378,7 +378,7 @@ fn bench_quick_prints_both_tables_with_ratios() {
     let text = out.stdout_text();
     assert!(text.contains("one-way throughput"), "{text}");
     assert!(text.contains("round trip"), "{text}");
-    for t in ["inmem", "tcp", "tls", "ws"] {
+    for t in ["inmem", "tcp", "unix", "tls", "ws", "h2"] {
         assert!(
             text.lines().filter(|l| l.starts_with(t)).count() == 2,
             "a throughput and a latency row for {t}:\n{text}"
@@ -407,7 +407,7 @@ fn scratch_dir(name: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn exec_works_over_tls_and_websocket() {
+fn exec_works_over_unix_tls_websocket_and_http2() {
     let certs = libchan_cli::transport::GeneratedTls::new().expect("a certificate");
     let dir = scratch_dir("tls");
     let cert = dir.join("cert.pem");
@@ -417,13 +417,23 @@ fn exec_works_over_tls_and_websocket() {
     let cert = cert.to_str().expect("utf-8 path").to_string();
     let key = key.to_str().expect("utf-8 path").to_string();
 
+    let socket = dir.join("serve.sock");
+    let socket = socket.to_str().expect("utf-8 path").to_string();
     for (transport, server_tls, client_tls) in [
+        ("unix", false, false),
         ("tls", true, true),
         ("ws", false, false),
         ("ws", true, true),
+        ("h2", false, false),
+        ("h2", true, true),
     ] {
+        let listen = if transport == "unix" {
+            socket.as_str()
+        } else {
+            "127.0.0.1:0"
+        };
         let mut cmd = libchan();
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--transport", transport]);
+        cmd.args(["serve", "--listen", listen, "--transport", transport]);
         if server_tls {
             cmd.args(["--cert", &cert, "--key", &key]);
         }

@@ -2,8 +2,9 @@
 //! each beside a baseline measured in the same run, and the ratio.
 //!
 //! Baselines: tokio `mpsc` (and a oneshot for the reply) in memory; a raw
-//! length-prefixed TCP socket on loopback for every network transport, so
-//! the tls and ws ratios include what encryption and framing cost.
+//! length-prefixed unix socket for unix; a raw length-prefixed TCP socket
+//! on loopback for every other transport, so the tls, ws and h2 ratios
+//! include what encryption and framing cost.
 
 use std::time::{Duration, Instant};
 
@@ -12,8 +13,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use libchan::{BoxError, Request, Session, SessionExt};
 use libchan_cli::transport::{loopback_pair, TransportKind};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{CodecName, Failure};
@@ -148,7 +149,7 @@ pub async fn run(args: BenchArgs) -> Result<u8, Failure> {
         }
     );
     println!(
-        "baseline: tokio mpsc in memory; a raw length-prefixed TCP socket on loopback otherwise\n"
+        "baseline: tokio mpsc in memory; a raw length-prefixed unix socket for unix; a raw length-prefixed TCP socket on loopback otherwise\n"
     );
     println!("one-way throughput");
     println!(
@@ -285,7 +286,7 @@ async fn baseline_throughput(
         sender.await?;
         return Ok(received as f64 / elapsed.as_secs_f64());
     }
-    let (a, b) = tcp_pair().await?;
+    let (a, b) = raw_pair(kind).await?;
     let sender = tokio::spawn(async move {
         let mut w = BufWriter::with_capacity(64 * 1024, a);
         let mut sent = 0u64;
@@ -375,7 +376,7 @@ async fn baseline_latency(
         drop(tx);
         let _ = responder.await;
     } else {
-        let (mut a, b) = tcp_pair().await?;
+        let (mut a, b) = raw_pair(kind).await?;
         let responder = tokio::spawn(async move {
             let mut b = b;
             let mut buf = Vec::new();
@@ -409,6 +410,23 @@ async fn baseline_latency(
     }
     times.sort();
     Ok(times)
+}
+
+/// One end of a baseline's raw socket.
+trait RawSocket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> RawSocket for T {}
+
+/// The baseline's connected pair of raw sockets for `kind`: a unix
+/// socketpair for unix, loopback TCP (Nagle off, as libchan's) otherwise.
+async fn raw_pair(
+    kind: TransportKind,
+) -> Result<(Box<dyn RawSocket>, Box<dyn RawSocket>), BoxError> {
+    if kind == TransportKind::Unix {
+        let (a, b) = UnixStream::pair()?;
+        return Ok((Box::new(a), Box::new(b)));
+    }
+    let (a, b) = tcp_pair().await?;
+    Ok((Box::new(a), Box::new(b)))
 }
 
 /// A connected pair of loopback TCP sockets, Nagle off (as libchan's).

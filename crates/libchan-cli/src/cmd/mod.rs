@@ -148,7 +148,8 @@ pub struct NetArgs {
     /// Codec the dialer prefers (servers speak both).
     #[arg(long, value_enum, default_value_t = CodecName::Json)]
     pub codec: CodecName,
-    /// This side's certificate chain, PEM (tls; ws becomes wss).
+    /// This side's certificate chain, PEM (tls; ws becomes wss, h2 h2 over
+    /// TLS).
     #[arg(long, value_name = "FILE")]
     pub cert: Option<PathBuf>,
     /// This side's private key, PEM.

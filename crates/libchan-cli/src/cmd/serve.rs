@@ -1,11 +1,10 @@
 //! `libchan serve`: the reference services on a listening address.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
 use libchan_cli::services::{self, ExecPolicy, ServeOptions};
-use libchan_cli::transport::Listen;
+use libchan_cli::transport::{Endpoint, Listen};
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::{announce, Failure, NetArgs};
@@ -31,7 +30,7 @@ pub struct ServeArgs {
 pub async fn run(args: ServeArgs) -> Result<u8, Failure> {
     let listener = args.net.listen(&args.listen).await?;
     let local = listener.local_addr();
-    let exec = exec_policy(&args, local);
+    let exec = exec_policy(&args, &local);
     announce(args.net.transport, listener.as_ref(), "serve");
     if exec == ExecPolicy::Deny && !args.no_exec {
         tracing::warn!(
@@ -85,10 +84,10 @@ async fn accept_loop(listener: &dyn Listen, options: ServeOptions) -> Result<u8,
 }
 
 /// `exec` runs on loopback by default; elsewhere only with --allow-exec.
-fn exec_policy(args: &ServeArgs, local: SocketAddr) -> ExecPolicy {
+fn exec_policy(args: &ServeArgs, local: &Endpoint) -> ExecPolicy {
     if args.no_exec {
         ExecPolicy::Deny
-    } else if args.allow_exec || local.ip().is_loopback() {
+    } else if args.allow_exec || local.is_local() {
         ExecPolicy::Allow
     } else {
         ExecPolicy::Deny
