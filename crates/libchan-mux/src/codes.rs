@@ -268,6 +268,13 @@ impl StreamKind {
         }
     }
 
+    /// Whether the stream is a message channel (each DATA frame one whole
+    /// message), not a byte stream or a descriptor.
+    #[must_use]
+    pub fn is_message(self) -> bool {
+        matches!(self, Self::OpenerSends | Self::OpenerReceives)
+    }
+
     /// Whether the opener of a stream of this kind sends DATA on it.
     #[must_use]
     pub fn opener_sends(self) -> bool {

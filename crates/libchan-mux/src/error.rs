@@ -130,6 +130,20 @@ impl Error {
     pub fn is_remote(&self) -> bool {
         matches!(self, Self::Remote { .. })
     }
+
+    /// Whether the peer broke the protocol or one of our limits (bad magic,
+    /// malformed or oversize frames, a rule violation, a role conflict), as
+    /// opposed to a mismatch of versions or codecs, a timeout, or the
+    /// peer's own GOAWAY. These are the failures worth a warning: an honest
+    /// peer never causes them.
+    #[must_use]
+    pub fn is_peer_fault(&self) -> bool {
+        match self {
+            Self::Malformed(frame::Error::UnsupportedVersion { .. }) => false,
+            Self::BadMagic | Self::Malformed(_) | Self::Protocol(_) | Self::RoleConflict(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// A protocol rule the peer broke with well-formed frames.

@@ -57,5 +57,5 @@ pub use codes::{ErrorCode, FrameType, Role, SettingId, StreamKind};
 pub use config::{Config, PeerSettings};
 pub use error::{ConfigError, Error, SendError, StreamError, Violation};
 pub use frame::Frame;
-pub use session::{Event, Session, MAX_CREDIT, SMALL_PAYLOAD};
+pub use session::{Counters, Event, Session, MAX_CREDIT, SMALL_PAYLOAD};
 pub use stream_id::StreamId;

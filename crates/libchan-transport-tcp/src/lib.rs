@@ -171,6 +171,7 @@ fn start(
             spawn(stream, role, config)?
         }
     };
+    inner.record_peer(peer_addr);
     Ok(TcpSession {
         inner,
         peer_addr,

@@ -220,6 +220,7 @@ where
         remote: remote.clone(),
         source: e,
     })?;
+    session.record_peer(&remote);
     let established = TlsSession {
         inner: session.clone(),
         tls: Arc::new(info),

@@ -112,6 +112,12 @@ fn start_with(
         fds_per_read: fds_per_read.max(1),
     };
     let mux = spawn_link(link, role, config, guard)?;
+    if let Some(c) = &peer {
+        match c.pid {
+            Some(pid) => mux.record_peer(format_args!("unix pid {pid} uid {}", c.uid)),
+            None => mux.record_peer(format_args!("unix uid {}", c.uid)),
+        }
+    }
     Ok(UnixSession { mux, peer })
 }
 

@@ -46,6 +46,18 @@ pub struct SessionStats {
     pub buffered_in: u64,
     /// Bytes queued for the connection and not yet handed to the writer.
     pub buffered_out: u64,
+    /// Bytes read from the connection since the session started, frame
+    /// heads and control frames included (0 for in-memory sessions).
+    pub bytes_in: u64,
+    /// Bytes handed to the connection since the session started (0 for
+    /// in-memory sessions).
+    pub bytes_out: u64,
+    /// Messages received on this session's channels (0 for in-memory
+    /// sessions, whose values never cross a connection).
+    pub messages_in: u64,
+    /// Messages sent on this session's channels (0 for in-memory
+    /// sessions).
+    pub messages_out: u64,
 }
 
 /// One end of a connection between two peers, over which either side opens

@@ -36,7 +36,10 @@ pub(crate) fn process(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
                     ));
                     return effects;
                 };
-                let _ = shared.agreed.set(c);
+                if shared.agreed.set(c).is_ok() {
+                    // Offered alone, a codec is named from the start.
+                    shared.span.record("codec", codec.as_str());
+                }
                 if st.end.is_none() {
                     shared.open_for_sends.store(true, Ordering::Release);
                 }

@@ -147,6 +147,7 @@ fn feed(shared: &Arc<Shared>, bytes: &[u8], fds: &mut Vec<PassedFd>) -> bool {
                     st.fds_in.len(),
                     shared.max_fds_in
                 );
+                tracing::warn!("ending the session: {why}");
                 st.proto
                     .goaway(Instant::now(), ErrorCode::LIMIT_EXCEEDED, &why);
                 let limit = shared.max_fds_in as u64;
@@ -171,6 +172,7 @@ fn feed(shared: &Arc<Shared>, bytes: &[u8], fds: &mut Vec<PassedFd>) -> bool {
                  ({} bytes pending, limit {MAX_REPLY_BACKLOG})",
                 st.reply_backlog
             );
+            tracing::warn!("ending the session: {why}");
             st.proto
                 .goaway(Instant::now(), ErrorCode::LIMIT_EXCEEDED, &why);
             drop(st);

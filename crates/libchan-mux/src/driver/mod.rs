@@ -26,6 +26,7 @@ use async_trait::async_trait;
 use libchan_core::transport::{ExportedReceiver, IncomingEnd};
 use libchan_core::{Codec, Initiator, LimitError, Session, SessionError, SessionId, SessionStats};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::Instrument;
 
 use crate::{Config, ErrorCode, Role, Session as Proto, StreamId, StreamKind};
 use deliver::Slot;
@@ -211,8 +212,8 @@ pub fn spawn_link<L: Link>(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Box::new(guard));
     let (rd, wr) = link.split();
-    tokio::spawn(io::reader(shared.clone(), rd));
-    tokio::spawn(io::writer(shared.clone(), wr));
+    tokio::spawn(io::reader(shared.clone(), rd).instrument(shared.span.clone()));
+    tokio::spawn(io::writer(shared.clone(), wr).instrument(shared.span.clone()));
     Ok(MuxSession {
         _handle: Arc::new(Handle(shared.clone())),
         shared,
@@ -220,6 +221,15 @@ pub fn spawn_link<L: Link>(
 }
 
 impl MuxSession {
+    /// Names the peer (its address, or what else identifies it) in this
+    /// session's tracing span, so every event of the session carries it.
+    /// Transports call it once the peer is known.
+    pub fn record_peer(&self, peer: impl fmt::Display) {
+        self.shared
+            .span
+            .record("peer", tracing::field::display(peer));
+    }
+
     /// Waits until the handshake finished and returns the agreed codec's
     /// name, or the error that ended the session (bad magic, version or
     /// codec mismatch, handshake timeout, lost connection).
@@ -352,6 +362,11 @@ impl Session for MuxSession {
         stats.pending_accepts = st.accept.len();
         stats.buffered_in = st.proto.session_buffered();
         stats.buffered_out = st.proto.transmit_len() as u64;
+        let moved = st.proto.counters();
+        stats.bytes_in = moved.bytes_in;
+        stats.bytes_out = moved.bytes_out;
+        stats.messages_in = moved.messages_in;
+        stats.messages_out = moved.messages_out;
         stats
     }
 }

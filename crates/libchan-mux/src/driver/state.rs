@@ -20,10 +20,34 @@ use tokio::sync::Notify;
 use super::link::PassedFd;
 use crate::{ErrorCode, Role, Session as Proto, StreamId};
 
+/// The session's state, locked; while it is held, what the protocol logs
+/// is inside the session's span, whichever task holds it.
+pub(crate) struct Locked<'a> {
+    state: MutexGuard<'a, State>,
+    _in_span: tracing::span::Entered<'a>,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
 /// Everything the session's tasks and handles share.
 pub(crate) struct Shared {
     pub(crate) id: SessionId,
     pub(crate) role: Role,
+    /// The session's tracing span (`session`: id, role, and the peer and
+    /// codec once known): the tasks run in it, handles enter it.
+    pub(crate) span: tracing::Span,
     /// The codecs this side offered, in preference order.
     pub(crate) codecs: Vec<Arc<dyn Codec>>,
     /// The agreed codec, readable without the lock once set (at the start
@@ -307,13 +331,23 @@ impl Shared {
     ) -> Arc<Self> {
         let single = codecs.len() == 1;
         let agreed = OnceLock::new();
+        let id = SessionId::next();
+        let span = tracing::debug_span!(
+            "session",
+            %id,
+            ?role,
+            peer = tracing::field::Empty,
+            codec = tracing::field::Empty
+        );
         if let (true, Some(c)) = (single, codecs.first()) {
             let _ = agreed.set(c.clone());
+            span.record("codec", c.name());
         }
         let batch = |window: u64| usize::try_from(window / 8).unwrap_or(usize::MAX).max(1);
         Arc::new(Shared {
-            id: SessionId::next(),
+            id,
             role,
+            span,
             codecs,
             agreed,
             credit_batch: batch(limits.initial_window),
@@ -348,10 +382,13 @@ impl Shared {
         })
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> Locked<'_> {
         // No user code runs under this lock, and every section leaves the
         // state consistent, so a poisoned lock still holds valid state.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        Locked {
+            state: self.state.lock().unwrap_or_else(PoisonError::into_inner),
+            _in_span: self.span.enter(),
+        }
     }
 
     /// Adds `bytes` consumed to the session's batch; returns what to report

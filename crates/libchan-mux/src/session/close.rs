@@ -107,7 +107,11 @@ impl Session {
     /// Ends the session with `error`: queues GOAWAY (unless the peer sent
     /// one), records and reports the error.
     pub(super) fn fail(&mut self, error: Error) -> Error {
-        tracing::debug!(%error, code = %error.code(), "session failed");
+        if error.is_peer_fault() {
+            tracing::warn!(%error, code = %error.code(), "session failed: the peer broke the protocol or a limit");
+        } else {
+            tracing::debug!(%error, code = %error.code(), "session failed");
+        }
         if !error.is_remote() {
             GoAway {
                 code: error.code(),

@@ -12,6 +12,7 @@ use crate::frame::{self, Close, Credit, Hello, Open, Ping, Reset, HELLO_MAX_LEN,
 use crate::stream_id::StreamId;
 
 mod close;
+mod counters;
 mod event;
 mod flow;
 mod input;
@@ -20,6 +21,7 @@ mod send;
 mod stream;
 mod timer;
 
+pub use counters::Counters;
 pub use event::Event;
 pub use flow::MAX_CREDIT;
 pub use input::SMALL_PAYLOAD;
@@ -94,6 +96,8 @@ pub struct Session {
     deframer: Deframer,
     transmit: BytesMut,
     events: VecDeque<Event>,
+    /// Bytes and messages moved so far.
+    counters: Counters,
     streams: BTreeMap<StreamId, Stream>,
     /// The next id we allocate.
     next_local: u64,
@@ -143,6 +147,7 @@ impl Session {
             deframer: Deframer::new(),
             transmit: BytesMut::with_capacity(SEND_RESERVE),
             events: VecDeque::new(),
+            counters: Counters::default(),
             streams: BTreeMap::new(),
             next_local: StreamId::first(role).0,
             highest_peer: 0,
@@ -196,6 +201,7 @@ impl Session {
         }
         self.keepalive_probe = false;
         self.arm_keepalive(now);
+        self.counters.bytes_in += bytes.len() as u64;
         let mut input = bytes;
         loop {
             let limit = match self.phase {
@@ -297,8 +303,15 @@ impl Session {
         out.clear();
         self.ack_queued = false;
         std::mem::swap(&mut self.transmit, out);
+        self.counters.bytes_out += out.len() as u64;
         self.unblock_buffer();
         true
+    }
+
+    /// What the session has moved so far.
+    #[must_use]
+    pub fn counters(&self) -> Counters {
+        self.counters
     }
 
     /// Bytes queued for the connection and not yet taken.
@@ -350,7 +363,7 @@ impl Session {
             top_level,
         }
         .encode(&mut self.transmit);
-        tracing::trace!(%id, ?kind, top_level, "open");
+        tracing::debug!(stream = %id, ?kind, top_level, "stream opened");
         // A descriptor stream is finished as soon as it is announced.
         self.settle(id);
         Ok(id)
@@ -444,6 +457,7 @@ impl Session {
         }
         stream.send_close();
         Close { stream: id }.encode(&mut self.transmit);
+        tracing::debug!(stream = %id, "stream closed (CLOSE sent)");
         self.settle(id);
         Ok(())
     }
@@ -460,6 +474,7 @@ impl Session {
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };
+        tracing::debug!(stream = %id, %code, reason, "stream reset (RESET sent)");
         if stream.pending {
             stream.pending = false;
             self.pending -= 1;

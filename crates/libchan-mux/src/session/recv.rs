@@ -158,6 +158,7 @@ impl Session {
         }
         self.streams.insert(id, stream);
         self.remote_open += 1;
+        tracing::debug!(stream = %id, kind = ?f.kind, top_level = f.top_level, "peer opened stream");
         self.events.push_back(Event::Opened {
             id,
             kind: f.kind,
@@ -170,7 +171,7 @@ impl Session {
     }
 
     fn refuse(&mut self, id: StreamId, reason: &str) {
-        tracing::debug!(%id, reason, "refusing stream");
+        tracing::debug!(stream = %id, reason, "refusing stream");
         Reset {
             stream: id,
             code: ErrorCode::REFUSED,
@@ -222,7 +223,11 @@ impl Session {
                 outstanding: o.outstanding,
                 limit: o.limit,
             })?;
+        let is_message = stream.kind.is_message();
         self.on_session_data(len)?;
+        if is_message {
+            self.counters.messages_in += 1;
+        }
         self.events.push_back(Event::Data {
             id,
             payload: f.payload,
@@ -289,6 +294,7 @@ impl Session {
         };
         check_peer_sending(stream, FrameType::CLOSE, id)?;
         stream.recv_close();
+        tracing::debug!(stream = %id, "peer closed stream");
         self.events.push_back(Event::Closed { id });
         self.settle(id);
         Ok(())
@@ -300,6 +306,7 @@ impl Session {
             return Ok(());
         };
         stream.state = State::Closed;
+        tracing::debug!(stream = %id, code = %f.code, reason = %f.reason, "peer reset stream");
         self.events.push_back(Event::Reset {
             id,
             code: f.code,

@@ -68,6 +68,9 @@ impl Session {
         }
         if let Some(stream) = self.streams.get_mut(&id) {
             stream.send.consume(len);
+            if stream.kind.is_message() {
+                self.counters.messages_out += 1;
+            }
         }
         self.send_session.consume(len);
         Ok(())
@@ -120,6 +123,15 @@ impl Session {
             self.buffer_blocked = true;
         }
         if let Some(stream) = self.streams.get_mut(&id) {
+            if !stream.blocked {
+                tracing::debug!(
+                    stream = %id,
+                    stream_credit = stream.send.can_send(),
+                    session_credit = self.send_session.can_send(),
+                    send_buffer_full = self.buffer_blocked,
+                    "stream stalled: waiting for credit or room to send"
+                );
+            }
             stream.blocked = true;
         }
     }
