@@ -148,8 +148,9 @@ pub use libchan_core::{
     TrySendError, DEFAULT_CAPACITY,
 };
 
-/// The session limits of every connection transport (`tcp`, `tls`,
-/// `websocket`): one type, held as `limits` by each transport's `Config`.
+/// The session limits of every connection transport (`tcp`, `unix`, `tls`,
+/// `websocket`, `http2`): one type, held as `limits` by each transport's
+/// `Config`.
 /// Its documentation has the table of every limit and its default.
 ///
 /// ```
@@ -160,12 +161,24 @@ pub use libchan_core::{
 /// limits.handshake_timeout = std::time::Duration::from_secs(3);
 /// # }
 /// ```
-#[cfg(any(feature = "tcp", feature = "tls", feature = "websocket"))]
+#[cfg(any(
+    feature = "tcp",
+    feature = "unix",
+    feature = "tls",
+    feature = "websocket",
+    feature = "http2"
+))]
 pub use libchan_mux::Config as Limits;
 
 /// Why a [`Limits`] value was refused (the source of
 /// [`SessionError::Config`]).
-#[cfg(any(feature = "tcp", feature = "tls", feature = "websocket"))]
+#[cfg(any(
+    feature = "tcp",
+    feature = "unix",
+    feature = "tls",
+    feature = "websocket",
+    feature = "http2"
+))]
 pub use libchan_mux::ConfigError;
 
 /// The names most programs use, in one import: `use libchan::prelude::*;`.
