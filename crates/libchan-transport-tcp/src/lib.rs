@@ -54,7 +54,6 @@ use async_trait::async_trait;
 use libchan_core::transport::{ExportedReceiver, IncomingEnd};
 use libchan_core::{Session, SessionError, SessionId, SessionStats};
 use libchan_mux::driver::{spawn, spawn_guarded, MuxSession, SessionConfig};
-use libchan_mux::Role;
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
 
@@ -67,6 +66,8 @@ pub const DEFAULT_MAX_SESSIONS: usize = 1024;
 
 #[doc(no_inline)]
 pub use libchan_mux::driver::SessionConfig as Config;
+/// Which side of a connection this is, for [`from_stream`].
+pub use libchan_mux::Role;
 
 /// A libchan session over a TCP connection: a [`MuxSession`] (it derefs
 /// to one, and implements [`Session`] by delegating to it) plus the
@@ -233,9 +234,17 @@ pub async fn connect(
     }))
 }
 
-/// Starts a session as the acceptor over an already accepted TCP stream.
-pub fn serve(stream: TcpStream, config: SessionConfig) -> Result<TcpSession, SessionError> {
-    start(stream, Role::Acceptor, config, ())
+/// Starts a session over a TCP stream connected some other way (accepted
+/// by a listener of your own, or dialled through a proxy), as `role`: the
+/// side that accepted is [`Role::Acceptor`], the side that dialled
+/// [`Role::Dialer`]. Returns at once; the handshake runs in the background
+/// ([`TcpSession::handshake`]).
+pub fn from_stream(
+    stream: TcpStream,
+    role: Role,
+    config: SessionConfig,
+) -> Result<TcpSession, SessionError> {
+    start(stream, role, config, ())
 }
 
 /// Accepts TCP connections, one session each, at most

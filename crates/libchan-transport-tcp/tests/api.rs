@@ -368,3 +368,37 @@ async fn an_untagged_enum_with_ends_in_a_later_variant_crosses_a_session() {
         .expect("read");
     assert_eq!(bytes, b"over the wire");
 }
+
+#[tokio::test]
+async fn a_stream_connected_elsewhere_carries_a_session_either_way_round() {
+    let own = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = own.local_addr().expect("addr");
+    let (dialled, accepted) = tokio::join!(tokio::net::TcpStream::connect(addr), own.accept());
+    let dialled = dialled.expect("connect");
+    let (accepted, _) = accepted.expect("accept");
+    // The accepting side opens the channel: roles say who dialled, not who
+    // may open.
+    let server = libchan_transport_tcp::from_stream(
+        accepted,
+        libchan_transport_tcp::Role::Acceptor,
+        Config::new(Json),
+    )
+    .expect("a session");
+    let client = libchan_transport_tcp::from_stream(
+        dialled,
+        libchan_transport_tcp::Role::Dialer,
+        Config::new(Json),
+    )
+    .expect("a session");
+    let tx = server.open::<String>().expect("open");
+    tx.send("from the acceptor".into()).await.expect("send");
+    let mut rx = within("accept", client.accept::<String>())
+        .await
+        .expect("accept")
+        .expect("a channel");
+    let got = within("recv", rx.recv()).await.expect("recv");
+    assert_eq!(got.as_deref(), Some("from the acceptor"));
+    assert_eq!(server.peer_addr(), client.local_addr());
+}

@@ -219,12 +219,13 @@ pub mod codec {
     pub use libchan_codec_protobuf as protobuf;
 }
 
-/// TCP: [`connect`](tcp::connect), [`Listener`](tcp::Listener), and the
+/// TCP: [`connect`](tcp::connect), [`Listener`](tcp::Listener),
+/// [`from_stream`](tcp::from_stream) for a stream connected another way, and the
 /// session configuration (codecs offered, limits).
 #[cfg(feature = "tcp")]
 pub mod tcp {
     #[doc(inline)]
-    pub use libchan_transport_tcp::{connect, serve, Config, Listener, TcpSession};
+    pub use libchan_transport_tcp::{connect, from_stream, Config, Listener, Role, TcpSession};
 }
 
 /// TLS (rustls) over TCP or any byte stream: [`connect`](tls::connect),
