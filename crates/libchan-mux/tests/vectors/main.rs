@@ -1,4 +1,5 @@
-//! Test vectors: `docs/vectors/frames.json` and `docs/vectors/handshake.json`.
+//! Test vectors: `docs/vectors/frames.json`, `docs/vectors/handshake.json`
+//! and `docs/vectors/transcripts.json`.
 //!
 //! The vectors are generated from this implementation and checked against
 //! it, so the spec and the code cannot drift:
@@ -6,8 +7,9 @@
 //! * `cargo test -p libchan-mux --test vectors` checks that the files equal
 //!   what the code generates, then decodes every valid vector, re-encodes it
 //!   byte for byte and compares its described fields, and checks that every
-//!   invalid vector fails with the stated error and wire code. It also
-//!   checks the hex examples in `docs/PROTOCOL.md` marked
+//!   invalid vector fails with the stated error and wire code. It replays
+//!   every transcript, each side alone against the recorded bytes of the
+//!   other. It also checks the hex examples in `docs/PROTOCOL.md` marked
 //!   `<!-- vector: NAME -->`.
 //! * `LIBCHAN_REGEN_VECTORS=1 cargo test -p libchan-mux --test vectors`
 //!   rewrites the files from the code, and the fuzz seed corpora
@@ -30,10 +32,12 @@ use serde_json::{json, Value};
 mod frames;
 mod handshake;
 mod seeds;
+mod transcripts;
 
 use frames::*;
 use handshake::*;
 use seeds::*;
+use transcripts::*;
 
 /// The receive limit under which frame vectors are decoded.
 const VECTOR_MAX_FRAME_SIZE: u32 = 1024;
@@ -222,6 +226,13 @@ fn handshake_vectors_match_the_implementation() {
     }
 }
 
+#[test]
+fn transcript_vectors_match_the_implementation() {
+    let generated = generate_transcripts();
+    let v = check_file("transcripts.json", &generated);
+    check_transcripts(&v);
+}
+
 /// `docs/PROTOCOL.md` quotes vectors as `<!-- vector: NAME -->` followed by a
 /// fenced block of hex; each must equal the vector.
 #[test]
@@ -232,10 +243,12 @@ fn protocol_md_examples_match_the_vectors() {
     };
     let frames = generate_frames();
     let handshake = generate_handshake();
+    let transcripts = generate_transcripts();
     let lookup = |name: &str| -> Option<String> {
         match name {
             "handshake.dialer" => Some(str_field(&handshake["dialer"], "hex").to_owned()),
             "handshake.acceptor" => Some(str_field(&handshake["acceptor"], "hex").to_owned()),
+            _ if name.starts_with("transcripts.") => transcript_step_hex(&transcripts, name),
             _ => frames
                 .as_array()?
                 .iter()
