@@ -15,7 +15,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use crate::codes::{ErrorCode, FrameType, Role, SettingId};
+use crate::codes::{ErrorCode, FrameType, Role, SettingId, StreamKind};
 use crate::frame;
 use crate::stream_id::StreamId;
 
@@ -213,9 +213,16 @@ pub enum Violation {
     /// CREDIT raised a stream's credit above 2^62.
     #[error("stream {0}: credit above 2^62")]
     CreditOverflow(StreamId),
-    /// A descriptor stream opened as top-level.
-    #[error("OPEN of descriptor stream {0} as a top-level channel")]
-    TopLevelFd(StreamId),
+    /// A top-level OPEN of a kind other than 0: a top-level stream is a
+    /// message channel its opener sends on (the peer accepts it as a
+    /// receiver); replies, byte streams and descriptors are nested.
+    #[error("top-level OPEN of stream {id} of kind {kind:?}: a top-level stream must be a channel its opener sends on (kind 0)")]
+    TopLevelKind {
+        /// The stream.
+        id: StreamId,
+        /// The kind it was opened with.
+        kind: StreamKind,
+    },
     /// A descriptor stream opened toward a side that announced it cannot
     /// receive descriptors (`MAX_PENDING_FDS` 0).
     #[error("OPEN of descriptor stream {0}, but this side accepts no file descriptors")]
@@ -233,9 +240,14 @@ pub enum StreamError {
     #[error("the session has ended")]
     SessionEnded,
     /// The peer cannot receive file descriptors (or its HELLO has not
-    /// arrived), or a descriptor stream was asked for as top-level.
+    /// arrived).
     #[error("the peer does not accept file descriptors")]
     FdsNotAccepted,
+    /// Local misuse: a top-level stream must be a channel its opener sends
+    /// on ([`StreamKind::OpenerSends`](crate::StreamKind::OpenerSends));
+    /// replies, byte streams and descriptors are nested.
+    #[error("a top-level stream of kind {0:?} was asked for: top-level streams are channels their opener sends on")]
+    TopLevelKind(StreamKind),
     /// The session is closing gracefully (GOAWAY sent or received): no new
     /// top-level streams; nested ones on open channels are still allowed.
     #[error("the session is closing: no new top-level channels")]

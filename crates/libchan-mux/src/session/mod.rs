@@ -335,7 +335,10 @@ impl Session {
         if top_level && self.is_closing() {
             return Err(StreamError::Closing);
         }
-        if kind == StreamKind::Fd && (top_level || self.peer.max_pending_fds == 0) {
+        if top_level && kind != StreamKind::OpenerSends {
+            return Err(StreamError::TopLevelKind(kind));
+        }
+        if kind == StreamKind::Fd && self.peer.max_pending_fds == 0 {
             return Err(StreamError::FdsNotAccepted);
         }
         if self.local_open >= self.peer.max_streams {

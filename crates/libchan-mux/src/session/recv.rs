@@ -114,27 +114,29 @@ impl Session {
         if f.top_level && self.goaway_received {
             return Err(Violation::OpenAfterGoAway(id).into());
         }
+        // What the frame asks for must make sense before any limit is
+        // weighed: these are the peer's errors whatever our state.
+        if f.top_level && f.kind != StreamKind::OpenerSends {
+            return Err(Violation::TopLevelKind { id, kind: f.kind }.into());
+        }
+        if f.kind == StreamKind::Fd && self.config.max_pending_fds == 0 {
+            return Err(Violation::FdNotAccepted(id).into());
+        }
         if f.top_level && self.goaway_sent {
             // Crossed our GOAWAY: the opener learns it was not accepted.
             self.refuse(id, "the session is closing (GOAWAY sent)");
             return Ok(());
         }
-        if self.remote_open >= self.config.max_streams {
+        // A descriptor stream is finished from its OPEN on: it counts
+        // against MAX_PENDING_FDS and MAX_PENDING_OPENS, not MAX_STREAMS.
+        if f.kind != StreamKind::Fd && self.remote_open >= self.config.max_streams {
             self.refuse(id, "too many open streams (MAX_STREAMS)");
             return Ok(());
         }
-        if f.kind == StreamKind::Fd {
-            if f.top_level {
-                return Err(Violation::TopLevelFd(id).into());
-            }
-            if self.config.max_pending_fds == 0 {
-                return Err(Violation::FdNotAccepted(id).into());
-            }
-            if self.pending_fds >= self.config.max_pending_fds {
-                self.refuse(id, "too many unclaimed file descriptors (MAX_PENDING_FDS)");
-                self.events.push_back(Event::FdRefused { id });
-                return Ok(());
-            }
+        if f.kind == StreamKind::Fd && self.pending_fds >= self.config.max_pending_fds {
+            self.refuse(id, "too many unclaimed file descriptors (MAX_PENDING_FDS)");
+            self.events.push_back(Event::FdRefused { id });
+            return Ok(());
         }
         if !f.top_level && self.pending >= self.config.max_pending_opens {
             self.refuse(id, "too many unclaimed attachments (MAX_PENDING_OPENS)");

@@ -125,7 +125,7 @@ fn reset_from_the_receiver_stops_the_sender() {
 #[test]
 fn opener_receives_kind_flows_from_the_acceptor() {
     let mut pair = Pair::connected();
-    let id = opened(&mut pair, StreamKind::OpenerReceives, true);
+    let id = opened(&mut pair, StreamKind::OpenerReceives, false);
     assert_eq!(
         pair.dialer.session.send_data(id, b"x"),
         Err(SendError::Stream(StreamError::NotSender(id)))
@@ -146,7 +146,7 @@ fn opener_receives_kind_flows_from_the_acceptor() {
 #[test]
 fn a_byte_stream_ends_when_both_sides_close() {
     let mut pair = Pair::connected();
-    let id = opened(&mut pair, StreamKind::Bytes, true);
+    let id = opened(&mut pair, StreamKind::Bytes, false);
     pair.dialer.session.send_data(id, b"ping").expect("send");
     pair.acceptor.session.send_data(id, b"pong").expect("send");
     pair.dialer.session.close(id).expect("close");
@@ -421,7 +421,7 @@ fn open_rules_parity_and_increasing_ids() {
 #[test]
 fn data_from_the_wrong_direction_is_a_protocol_error() {
     let mut pair = Pair::connected();
-    let id = opened(&mut pair, StreamKind::OpenerReceives, true);
+    let id = opened(&mut pair, StreamKind::OpenerReceives, false);
     // The acceptor is the sender of an OpenerReceives stream; the dialer is not.
     pair.acceptor.inject(
         pair.now,
@@ -442,7 +442,7 @@ fn data_from_the_wrong_direction_is_a_protocol_error() {
 #[test]
 fn data_after_close_is_a_protocol_error() {
     let mut pair = Pair::connected();
-    let id = opened(&mut pair, StreamKind::Bytes, true);
+    let id = opened(&mut pair, StreamKind::Bytes, false);
     pair.acceptor.inject(pair.now, Close { stream: id });
     pair.acceptor.inject(
         pair.now,
@@ -505,7 +505,7 @@ fn descriptor_streams_are_nested_finished_at_once_and_pending_until_claimed() {
     assert!(pair.dialer.session.peer_accepts_fds());
     assert_eq!(
         pair.dialer.session.open(StreamKind::Fd, true),
-        Err(StreamError::FdsNotAccepted),
+        Err(StreamError::TopLevelKind(StreamKind::Fd)),
         "never top-level"
     );
     let id = pair
@@ -584,5 +584,97 @@ fn descriptor_streams_beyond_the_limit_are_refused_and_toward_a_refuser_are_erro
         vec![Error::Protocol(crate::error::Violation::FdNotAccepted(
             StreamId(1)
         ))]
+    );
+}
+
+#[test]
+fn a_top_level_stream_is_a_channel_its_opener_sends_on() {
+    // Locally: refused before anything is sent.
+    let mut pair = Pair::connected();
+    for kind in [
+        StreamKind::OpenerReceives,
+        StreamKind::Bytes,
+        StreamKind::Fd,
+    ] {
+        assert_eq!(
+            pair.dialer.session.open(kind, true),
+            Err(StreamError::TopLevelKind(kind))
+        );
+    }
+    assert!(pair.dialer.take_transmit().is_empty());
+    // From the peer: a session error, not a channel nobody can use (the
+    // opener would wait forever on a reply or bytes that never come).
+    for kind in [
+        StreamKind::OpenerReceives,
+        StreamKind::Bytes,
+        StreamKind::Fd,
+    ] {
+        let mut pair = Pair::connected();
+        pair.acceptor.inject(
+            pair.now,
+            Open {
+                stream: StreamId(1),
+                kind,
+                top_level: true,
+            },
+        );
+        assert_eq!(
+            pair.acceptor.errors,
+            vec![Error::Protocol(Violation::TopLevelKind {
+                id: StreamId(1),
+                kind
+            })],
+            "{kind:?}"
+        );
+    }
+}
+
+#[test]
+fn what_an_open_asks_for_is_checked_before_the_limits() {
+    let mut limited = config();
+    limited.max_streams = 1;
+    let mut pair = Pair::connected_with(config(), limited);
+    let _full = opened(&mut pair, StreamKind::OpenerSends, true);
+    // MAX_STREAMS is reached, yet a top-level byte stream is still the
+    // peer's error, not a refusal.
+    pair.acceptor.inject(
+        pair.now,
+        Open {
+            stream: StreamId(3),
+            kind: StreamKind::Bytes,
+            top_level: true,
+        },
+    );
+    assert_eq!(
+        pair.acceptor.errors,
+        vec![Error::Protocol(Violation::TopLevelKind {
+            id: StreamId(3),
+            kind: StreamKind::Bytes
+        })]
+    );
+}
+
+#[test]
+fn descriptor_streams_do_not_count_against_max_streams() {
+    let mut limited = config();
+    limited.max_streams = 1;
+    let mut pair = Pair::connected_with(config(), limited);
+    let _full = opened(&mut pair, StreamKind::OpenerSends, true);
+    pair.acceptor.inject(
+        pair.now,
+        Open {
+            stream: StreamId(3),
+            kind: StreamKind::Fd,
+            top_level: false,
+        },
+    );
+    assert!(pair.acceptor.errors.is_empty());
+    assert_eq!(
+        pair.acceptor.next_event(),
+        Some(Event::Opened {
+            id: StreamId(3),
+            kind: StreamKind::Fd,
+            top_level: false
+        })
     );
 }

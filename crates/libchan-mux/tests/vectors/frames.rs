@@ -85,10 +85,11 @@ pub(super) fn valid_frames() -> Vec<(&'static str, Frame, &'static str)> {
             Open {
                 stream: StreamId(2),
                 kind: StreamKind::Bytes,
-                top_level: true,
+                top_level: false,
             }
             .into(),
-            "The acceptor opens top-level byte stream 2.",
+            "The acceptor opens nested byte stream 2, for a message that carries it (a \
+             top-level OPEN of kind 2 is a PROTOCOL_ERROR).",
         ),
         (
             "data_message",

@@ -70,6 +70,25 @@ pub(super) fn invalid_transcripts() -> Vec<Value> {
 
     out.push(
         Script::new(
+            "top_level_open_of_a_byte_stream",
+            "A top-level stream is a channel its opener sends on (kind 0): a top-level OPEN of \
+             kind 1, 2 or 3 is a protocol error, whatever the receiver's limits, because nothing \
+             could ever use it.",
+            dialer(),
+            acceptor(),
+        )
+        .handshake()
+        .forged(
+            D,
+            "OPEN of stream 1, top-level, kind 2 (byte stream).",
+            with_payload(0x01, 0x01, 1, &[2]),
+        )
+        .step(A, goaway_step, vec![])
+        .finish_invalid(),
+    );
+
+    out.push(
+        Script::new(
             "open_reusing_an_id",
             "Stream ids strictly increase and are never reused, even after the stream finished.",
             dialer(),
@@ -121,8 +140,9 @@ pub(super) fn invalid_transcripts() -> Vec<Value> {
         .handshake()
         .step(
             D,
-            "The dialer opens channel 1 of kind 1: the acceptor sends on it.",
-            vec![open(StreamKind::OpenerReceives, true)],
+            "The dialer opens nested channel 1 of kind 1 (a reply channel: the acceptor \
+             sends on it).",
+            vec![open(StreamKind::OpenerReceives, false)],
         )
         .forged(
             D,
@@ -196,9 +216,9 @@ pub(super) fn invalid_transcripts() -> Vec<Value> {
         .handshake()
         .step(
             D,
-            "Byte stream 1: OPEN, a chunk, CLOSE of the dialer's half.",
+            "Nested byte stream 1: OPEN, a chunk, CLOSE of the dialer's half.",
             vec![
-                open(StreamKind::Bytes, true),
+                open(StreamKind::Bytes, false),
                 send(1, b"abc"),
                 Action::Close { stream: 1 },
             ],

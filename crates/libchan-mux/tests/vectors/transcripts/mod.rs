@@ -528,21 +528,25 @@ struct OpenedIds(VecDeque<u64>);
 
 impl Exporter for OpenedIds {
     fn export(&mut self, end: OutgoingEnd) -> Result<ChannelRef, NestError> {
-        let OutgoingEnd::Sender(_) = end else {
-            return Err(NestError::Refused("only senders here".into()));
+        let kind = match end {
+            OutgoingEnd::Sender(_) => RefKind::Sender,
+            OutgoingEnd::Stream(_) => RefKind::Stream,
+            _ => {
+                return Err(NestError::Refused(
+                    "only senders and byte streams here".into(),
+                ))
+            }
         };
         let id = self
             .0
             .pop_front()
             .ok_or_else(|| NestError::Refused("no stream opened for it".into()))?;
-        Ok(ChannelRef {
-            kind: RefKind::Sender,
-            id,
-        })
+        Ok(ChannelRef { kind, id })
     }
 }
 
-/// `value` encoded with libchan's JSON codec, its senders named by `ids`.
+/// `value` encoded with libchan's JSON codec, its senders and byte streams
+/// named by `ids`, in order.
 fn encode_json<T: Payload>(value: &T, ids: &[u64]) -> Vec<u8> {
     let mut out = Vec::new();
     let (result, rest) = with_exporter(OpenedIds(ids.iter().copied().collect()), || {
@@ -566,6 +570,16 @@ fn request_payload() -> Vec<u8> {
         json!({ "body": "hi", "reply": { "kind": "sender", "id": 3 } })
     );
     assert_eq!(bytes, br#"{"body":"hi","reply":{"kind":"sender","id":3}}"#);
+    bytes
+}
+
+/// A message that is a byte stream, `{"kind":"stream","id":ID}`.
+fn byte_stream_payload(id: u64) -> Vec<u8> {
+    let bytes = encode_json(&libchan_core::ByteStream::pair().0, &[id]);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&bytes).expect("JSON"),
+        json!({ "kind": "stream", "id": id })
+    );
     bytes
 }
 

@@ -184,20 +184,30 @@ pub(super) fn valid_transcripts() -> Vec<Value> {
         .handshake()
         .step(
             D,
-            "The dialer opens top-level byte stream 1 and writes a chunk.",
-            vec![open(StreamKind::Bytes, true), send(1, b"to the acceptor")],
+            "The dialer opens channel 1 and nested byte stream 3, sends on 1 the message naming \
+             3, and writes a chunk on 3 (a byte stream is always nested: a message carries it).",
+            vec![
+                open(StreamKind::OpenerSends, true),
+                open(StreamKind::Bytes, false),
+                send(1, &byte_stream_payload(3)),
+                send(3, b"to the acceptor"),
+            ],
         )
         .step(
             A,
-            "The acceptor writes back and closes its half.",
-            vec![send(1, b"to the dialer"), Action::Close { stream: 1 }],
+            "The acceptor claims 3 (its message decoded), writes back and closes its half.",
+            vec![
+                Action::Claim { stream: 3 },
+                send(3, b"to the dialer"),
+                Action::Close { stream: 3 },
+            ],
         )
         .step(
             D,
             "The dialer's half is still open: one more chunk, then its CLOSE finishes the stream.",
             vec![
-                send(1, b"after the peer's CLOSE"),
-                Action::Close { stream: 1 },
+                send(3, b"after the peer's CLOSE"),
+                Action::Close { stream: 3 },
             ],
         )
         .finish(),
