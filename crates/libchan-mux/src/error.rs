@@ -244,7 +244,7 @@ pub enum StreamError {
     #[error("the peer does not accept file descriptors")]
     FdsNotAccepted,
     /// Local misuse: a top-level stream must be a channel its opener sends
-    /// on ([`StreamKind::OpenerSends`](crate::StreamKind::OpenerSends));
+    /// on ([`StreamKind::OpenerSends`]);
     /// replies, byte streams and descriptors are nested.
     #[error("a top-level stream of kind {0:?} was asked for: top-level streams are channels their opener sends on")]
     TopLevelKind(StreamKind),
