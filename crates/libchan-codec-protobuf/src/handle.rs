@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use libchan_core::nest::{self, ChannelRef, OutgoingEnd, RefKind};
 use libchan_core::transport::IncomingEnd;
-use libchan_core::{Codec, CodecError, NestError, Payload, Receiver, Sender};
+use libchan_core::{Codec, CodecError, NestError, Payload};
 use prost::bytes::{Buf, BufMut};
 use prost::encoding::{skip_field, uint64, DecodeContext, WireType};
 use prost::DecodeError;
@@ -260,8 +260,18 @@ impl Drop for Arrived {
         // Typing an end with a payload that is never sent and reads any
         // bytes, then dropping it, runs the usual teardown.
         match self.0.take() {
-            Some(end @ IncomingEnd::Outbound(_)) => drop(Sender::<Discard>::from_incoming(end)),
-            Some(end @ IncomingEnd::Inbound(_)) => drop(Receiver::<Discard>::from_incoming(end)),
+            Some(end @ IncomingEnd::Outbound(_)) => {
+                drop(libchan_core::transport::sender_from_incoming::<Discard>(
+                    end,
+                    libchan_core::DEFAULT_CAPACITY,
+                ))
+            }
+            Some(end @ IncomingEnd::Inbound(_)) => {
+                drop(libchan_core::transport::receiver_from_incoming::<Discard>(
+                    end,
+                    libchan_core::DEFAULT_CAPACITY,
+                ))
+            }
             _ => {}
         }
     }

@@ -60,9 +60,15 @@ impl SenderRef {
     /// handle is empty or its end was already taken or sent.
     pub fn into_sender<P: Payload>(self) -> Result<Sender<P>, NestError> {
         match self.0.take()? {
-            SenderEnd::Local(local) => Sender::from_incoming(IncomingEnd::Local(local.into_any())),
+            SenderEnd::Local(local) => libchan_core::transport::sender_from_incoming(
+                IncomingEnd::Local(local.into_any()),
+                libchan_core::DEFAULT_CAPACITY,
+            ),
             SenderEnd::Arrived(end) => match end.into_inner() {
-                Some(end) => Sender::from_incoming(end),
+                Some(end) => libchan_core::transport::sender_from_incoming(
+                    end,
+                    libchan_core::DEFAULT_CAPACITY,
+                ),
                 None => Err(NestError::Refused("the end was already taken".into())),
             },
         }
@@ -152,11 +158,15 @@ impl ReceiverRef {
     /// clones). Errors as [`SenderRef::into_sender`].
     pub fn into_receiver<P: Payload>(self) -> Result<Receiver<P>, NestError> {
         match self.0.take()? {
-            ReceiverEnd::Local(local) => {
-                Receiver::from_incoming(IncomingEnd::Local(local.into_any()))
-            }
+            ReceiverEnd::Local(local) => libchan_core::transport::receiver_from_incoming(
+                IncomingEnd::Local(local.into_any()),
+                libchan_core::DEFAULT_CAPACITY,
+            ),
             ReceiverEnd::Arrived(end) => match end.into_inner() {
-                Some(end) => Receiver::from_incoming(end),
+                Some(end) => libchan_core::transport::receiver_from_incoming(
+                    end,
+                    libchan_core::DEFAULT_CAPACITY,
+                ),
                 None => Err(NestError::Refused("the end was already taken".into())),
             },
         }

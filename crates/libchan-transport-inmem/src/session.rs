@@ -55,12 +55,12 @@ pub fn pair_with_config(config: Config) -> (InmemSession, InmemSession) {
     });
     (
         InmemSession {
-            id: SessionId::next(),
+            id: libchan_core::transport::new_session_id(),
             link: link.clone(),
             side: 0,
         },
         InmemSession {
-            id: SessionId::next(),
+            id: libchan_core::transport::new_session_id(),
             link,
             side: 1,
         },

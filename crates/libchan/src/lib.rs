@@ -141,11 +141,11 @@
 #![deny(missing_docs)]
 
 pub use libchan_core::{
-    nest, pipe, pipe_with_capacity, transport, BoxError, ByteStream, ChannelError, Codec,
-    CodecError, ConnectionLoss, DuplexIo, HandshakeError, Initiator, LimitError, Message,
-    NestError, Payload, Permit, Receiver, Request, Responder, SendError, SendFuture, Sender,
-    Session, SessionError, SessionExt, SessionId, SessionStats, SharedReceiver, TryRecvError,
-    TrySendError, DEFAULT_CAPACITY,
+    pipe, pipe_with_capacity, BoxError, ByteStream, ChannelError, Codec, CodecError,
+    ConnectionLoss, DuplexIo, HandshakeError, Initiator, LimitError, Message, NestError, Payload,
+    Permit, Receiver, Request, Responder, SendError, SendFuture, Sender, Session, SessionError,
+    SessionExt, SessionId, SessionStats, SharedReceiver, TryRecvError, TrySendError,
+    DEFAULT_CAPACITY,
 };
 
 /// The session limits of every connection transport (`tcp`, `unix`, `tls`,
@@ -180,6 +180,24 @@ pub use libchan_mux::Config as Limits;
     feature = "http2"
 ))]
 pub use libchan_mux::ConfigError;
+
+/// For transport and codec authors only: what a session implements and is
+/// handed ([`Session`], the exported and incoming ends, [`new_session_id`](transport::new_session_id),
+/// [`sender_from_incoming`](transport::sender_from_incoming), ...), and the
+/// nesting scope a codec encodes and decodes ends through
+/// ([`transport::nest`]). A program that uses libchan needs nothing from
+/// here; `libchan-conformance` checks what is built with it.
+pub mod transport {
+    #[doc(inline)]
+    pub use libchan_core::transport::*;
+
+    /// How channel ends inside a message are exported and imported while a
+    /// codec runs.
+    pub mod nest {
+        #[doc(inline)]
+        pub use libchan_core::nest::*;
+    }
+}
 
 /// The names most programs use, in one import: `use libchan::prelude::*;`.
 ///

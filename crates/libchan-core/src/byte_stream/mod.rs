@@ -85,14 +85,6 @@ impl Backing {
             Backing::Fd(fd) => Pin::new(&mut **fd) as Pin<&mut dyn DuplexIo>,
         }
     }
-
-    fn into_io(self) -> Pin<Box<dyn DuplexIo>> {
-        match self {
-            Backing::Io(io) => io,
-            #[cfg(unix)]
-            Backing::Fd(fd) => Box::pin(*fd),
-        }
-    }
 }
 
 impl ByteStream {
@@ -181,12 +173,10 @@ impl ByteStream {
         }
     }
 
-    /// For transports that pass descriptors: takes the descriptor out if
-    /// this stream is fd-backed (the stream is spent, as by
-    /// [`take_io`](Self::take_io)); `None`, and the stream untouched, if it
-    /// is not.
+    /// Takes the descriptor out if this stream is fd-backed (the stream is
+    /// spent); `None`, and the stream untouched, if it is not.
     #[cfg(unix)]
-    pub fn take_fd(&self) -> Option<std::os::fd::OwnedFd> {
+    pub(crate) fn take_fd(&self) -> Option<std::os::fd::OwnedFd> {
         let mut slot = self.io.lock().unwrap_or_else(PoisonError::into_inner);
         match slot.take() {
             Some(Backing::Fd(fd)) => fd.into_fd(),
@@ -218,16 +208,6 @@ impl ByteStream {
     pub fn pair() -> (ByteStream, ByteStream) {
         let (a, b) = pipe::pipe(PAIR_BUFFER);
         (ByteStream::new(a), ByteStream::new(b))
-    }
-
-    /// Takes the IO object out (the stream is being sent); `None` if it was
-    /// already sent.
-    pub fn take_io(&self) -> Option<Pin<Box<dyn DuplexIo>>> {
-        self.io
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .map(Backing::into_io)
     }
 
     /// True if this stream was already sent (its IO moved elsewhere).

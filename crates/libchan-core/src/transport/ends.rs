@@ -403,18 +403,37 @@ impl fmt::Debug for IncomingEnd {
     }
 }
 
-impl<T: Payload> Sender<T> {
-    /// Builds the typed sender for an end that arrived, with the default
-    /// capacity ([`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY)).
-    pub fn from_incoming(end: IncomingEnd) -> Result<Self, NestError> {
-        Self::from_incoming_with_capacity(end, crate::DEFAULT_CAPACITY)
-    }
+/// Builds the typed sender for an end that arrived (what a codec's decoder
+/// does with a sender reference); a new channel (for
+/// [`IncomingEnd::Outbound`]) holds at most `capacity` messages queued for
+/// the stream before `send` waits. An end that moved as a live handle
+/// keeps its own channel's capacity.
+pub fn sender_from_incoming<T: Payload>(
+    end: IncomingEnd,
+    capacity: usize,
+) -> Result<Sender<T>, NestError> {
+    Sender::from_incoming_with_capacity(end, capacity)
+}
 
+/// Builds the typed receiver for an end that arrived (what a codec's
+/// decoder does with a receiver reference); a new channel (for
+/// [`IncomingEnd::Inbound`]) holds at most `capacity` messages from local
+/// senders (the session's own feed is bounded by its credit window
+/// instead). An end that moved as a live handle keeps its own channel's
+/// capacity.
+pub fn receiver_from_incoming<T: Payload>(
+    end: IncomingEnd,
+    capacity: usize,
+) -> Result<Receiver<T>, NestError> {
+    Receiver::from_incoming_with_capacity(end, capacity)
+}
+
+impl<T: Payload> Sender<T> {
     /// Builds the typed sender for an end that arrived; a new channel
     /// (for [`IncomingEnd::Outbound`]) holds at most `capacity` messages
     /// queued for the stream before `send` waits. An end that moved as a
     /// live handle keeps its own channel's capacity.
-    pub fn from_incoming_with_capacity(
+    pub(crate) fn from_incoming_with_capacity(
         end: IncomingEnd,
         capacity: usize,
     ) -> Result<Self, NestError> {
@@ -452,18 +471,12 @@ impl<T: Payload> Sender<T> {
 }
 
 impl<T: Payload> Receiver<T> {
-    /// Builds the typed receiver for an end that arrived, with the default
-    /// capacity ([`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY)).
-    pub fn from_incoming(end: IncomingEnd) -> Result<Self, NestError> {
-        Self::from_incoming_with_capacity(end, crate::DEFAULT_CAPACITY)
-    }
-
     /// Builds the typed receiver for an end that arrived; a new channel
     /// (for [`IncomingEnd::Inbound`]) holds at most `capacity` messages
     /// from local senders (the session's own feed is bounded by its credit
     /// window instead). An end that moved as a live handle keeps its own
     /// channel's capacity.
-    pub fn from_incoming_with_capacity(
+    pub(crate) fn from_incoming_with_capacity(
         end: IncomingEnd,
         capacity: usize,
     ) -> Result<Self, NestError> {

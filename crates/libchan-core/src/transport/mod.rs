@@ -41,13 +41,28 @@ mod ticket;
 
 pub use crate::chan::state::ConsumerGone;
 pub use ends::{
-    Breaker, DrainHandle, ExportedReceiver, ExportedSender, Feed, InboundSlot, IncomingEnd,
+    receiver_from_incoming, sender_from_incoming, Breaker, DrainHandle, ExportedReceiver,
+    ExportedSender, Feed, InboundSlot, IncomingEnd,
 };
 pub use session::{Session, SessionExt, SessionId, SessionStats};
 pub use ticket::{send_ticket, SendTicket, Sent, TicketResolver};
 
 use std::fmt;
 use std::sync::Arc;
+
+/// A fresh session id, distinct from every other in this process: what a
+/// new session takes once.
+pub fn new_session_id() -> SessionId {
+    SessionId::next()
+}
+
+/// For transports that pass descriptors: takes the descriptor out of
+/// `stream` if it is fd-backed (the stream is spent: it has been sent);
+/// `None`, and the stream untouched, if it is not.
+#[cfg(unix)]
+pub fn take_fd(stream: &crate::ByteStream) -> Option<std::os::fd::OwnedFd> {
+    stream.take_fd()
+}
 
 use crate::codec::Codec;
 use crate::error::{ChannelError, CodecError};

@@ -16,8 +16,9 @@ use crate::error::SessionError;
 pub struct SessionId(u64);
 
 impl SessionId {
-    /// A fresh id, distinct from every other in this process.
-    pub fn next() -> Self {
+    /// A fresh id, distinct from every other in this process (transports
+    /// get one from [`new_session_id`](super::new_session_id)).
+    pub(crate) fn next() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         SessionId(NEXT.fetch_add(1, Ordering::Relaxed))
     }

@@ -112,7 +112,7 @@ impl SessionExporter {
             // message): the same stream travels proxied instead.
             return Ok(Err(stream));
         }
-        let Some(fd) = stream.take_fd() else {
+        let Some(fd) = libchan_core::transport::take_fd(&stream) else {
             return Ok(Err(stream));
         };
         let id = st

@@ -331,7 +331,7 @@ impl Shared {
     ) -> Arc<Self> {
         let single = codecs.len() == 1;
         let agreed = OnceLock::new();
-        let id = SessionId::next();
+        let id = libchan_core::transport::new_session_id();
         let span = tracing::debug_span!(
             "session",
             %id,
