@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use libchan_mux::{Config, Event, Role, Session};
+use libchan_mux::{Limits, Event, Role, Session};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let chunk = usize::from(control >> 1).max(1);
     let ours = ["json", "msgpack", "xml"];
     let mut now = Instant::now();
-    let mut session = Session::new(role, Config::new(ours), now).expect("valid config");
+    let mut session = Session::new(role, Limits::new(ours), now).expect("valid config");
     for part in rest.chunks(chunk) {
         let _ = session.handle_input(now, part);
         while let Some(event) = session.poll_event() {

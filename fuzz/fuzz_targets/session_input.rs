@@ -8,11 +8,11 @@
 
 use std::time::{Duration, Instant};
 
-use libchan_mux::{Config, ErrorCode, Event, Role, Session, StreamKind};
+use libchan_mux::{Limits, ErrorCode, Event, Role, Session, StreamKind};
 use libfuzzer_sys::fuzz_target;
 
-fn config() -> Config {
-    let mut c = Config::new(["json", "msgpack"]);
+fn config() -> Limits {
+    let mut c = Limits::new(["json", "msgpack"]);
     // Small limits so the fuzzer reaches them.
     c.max_frame_size = 1024;
     c.initial_window = 2048;

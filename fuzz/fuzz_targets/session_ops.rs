@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use libchan_mux::{
-    Config, Error, ErrorCode, Event, Role, SendError, Session, StreamId, StreamKind,
+    Limits, Error, ErrorCode, Event, Role, SendError, Session, StreamId, StreamKind,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -87,7 +87,7 @@ struct Side {
 
 impl Side {
     fn new(role: Role, now: Instant) -> Self {
-        let mut config = Config::new(["json", "msgpack"]);
+        let mut config = Limits::new(["json", "msgpack"]);
         config.max_frame_size = 2048;
         config.initial_window = 4096;
         config.max_streams = 16;

@@ -86,7 +86,7 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// and a dead peer is detected within two intervals.
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
 
-/// Session limits and offered codecs. Build with [`Config::new`] (defaults
+/// Session limits and offered codecs. Build with [`Limits::new`] (defaults
 /// plus a codec list) and adjust fields. The `libchan` facade re-exports it
 /// as `libchan::Limits`; a transport's configuration holds it as `limits`
 /// (`tcp::Config::new(Json).limits.max_frame_size = ...`).
@@ -109,7 +109,7 @@ pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
 /// made to hold. An invalid value is refused before anything is dialled
 /// ([`ConfigError`], inside libchan's `SessionError::Config`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
+pub struct Limits {
     /// Largest DATA payload (= message) we accept, announced as `MAX_FRAME_SIZE`.
     /// At least [`MIN_MAX_FRAME_SIZE`].
     pub max_frame_size: u32,
@@ -145,7 +145,7 @@ pub struct Config {
     pub codecs: Vec<String>,
 }
 
-impl Config {
+impl Limits {
     /// Default limits offering `codecs` in preference order.
     pub fn new<I, S>(codecs: I) -> Self
     where
@@ -323,45 +323,45 @@ mod tests {
 
     #[test]
     fn defaults_validate() {
-        assert_eq!(Config::new(["json"]).validate(), Ok(()));
+        assert_eq!(Limits::new(["json"]).validate(), Ok(()));
     }
 
     #[test]
     fn validate_rejects_out_of_range_fields() {
-        let base = Config::new(["json"]);
-        let cases: Vec<(Config, ConfigError)> = vec![
+        let base = Limits::new(["json"]);
+        let cases: Vec<(Limits, ConfigError)> = vec![
             (
-                Config {
+                Limits {
                     max_frame_size: 1023,
                     ..base.clone()
                 },
                 ConfigError::MaxFrameSize(1023),
             ),
             (
-                Config {
+                Limits {
                     initial_window: 10,
                     ..base.clone()
                 },
                 ConfigError::InitialWindow(10),
             ),
             (
-                Config {
+                Limits {
                     keepalive: Some(Duration::ZERO),
                     ..base.clone()
                 },
                 ConfigError::ZeroDuration("keepalive"),
             ),
             (
-                Config::new(Vec::<String>::new()),
+                Limits::new(Vec::<String>::new()),
                 ConfigError::CodecCount(0),
             ),
-            (Config::new([""]), ConfigError::CodecName(String::new())),
+            (Limits::new([""]), ConfigError::CodecName(String::new())),
             (
-                Config::new(["x".repeat(33)]),
+                Limits::new(["x".repeat(33)]),
                 ConfigError::CodecName("x".repeat(33)),
             ),
             (
-                Config::new((0..200).map(|i| format!("codec-number-{i:012}"))),
+                Limits::new((0..200).map(|i| format!("codec-number-{i:012}"))),
                 ConfigError::HelloTooLarge(4 + 200 * 26 + 1 + 60),
             ),
         ];

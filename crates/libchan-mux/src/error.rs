@@ -8,7 +8,7 @@
 //! * [`StreamError`] and [`SendError`]: a call on one stream could not be
 //!   done; the session carries on. Mostly local misuse or a race with the
 //!   peer ending the stream.
-//! * [`ConfigError`]: a [`Config`](crate::Config) field is out of range.
+//! * [`ConfigError`]: a [`Limits`](crate::Limits) field is out of range.
 //!
 //! [`Error::code`] is the one place that maps errors to wire codes.
 
@@ -306,7 +306,7 @@ pub enum SendError<E = Infallible> {
     Encode(#[source] E),
 }
 
-/// A [`Config`](crate::Config) field is out of range.
+/// A [`Limits`](crate::Limits) field is out of range.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {

@@ -9,11 +9,11 @@
 //!
 //! ```
 //! use std::time::Instant;
-//! use libchan_mux::{Config, Event, Role, Session, StreamKind};
+//! use libchan_mux::{Limits, Event, Role, Session, StreamKind};
 //!
 //! let now = Instant::now();
-//! let mut dialer = Session::new(Role::Dialer, Config::new(["msgpack", "json"]), now)?;
-//! let mut acceptor = Session::new(Role::Acceptor, Config::new(["json"]), now)?;
+//! let mut dialer = Session::new(Role::Dialer, Limits::new(["msgpack", "json"]), now)?;
+//! let mut acceptor = Session::new(Role::Acceptor, Limits::new(["json"]), now)?;
 //!
 //! // Open a channel and send a message before the handshake finishes.
 //! let id = dialer.open(StreamKind::OpenerSends, true)?;
@@ -54,7 +54,7 @@ mod stream_id;
 mod tests;
 
 pub use codes::{ErrorCode, FrameType, Role, SettingId, StreamKind};
-pub use config::{Config, PeerSettings};
+pub use config::{Limits, PeerSettings};
 pub use error::{ConfigError, Error, SendError, StreamError, Violation};
 pub use frame::Frame;
 pub use session::{Counters, Event, Session, MAX_CREDIT, SMALL_PAYLOAD};

@@ -168,7 +168,7 @@ pub use libchan_core::{
     feature = "websocket",
     feature = "http2"
 ))]
-pub use libchan_mux::Config as Limits;
+pub use libchan_mux::Limits;
 
 /// Why a [`Limits`] value was refused (the source of
 /// [`SessionError::Config`]).

@@ -28,7 +28,7 @@ use libchan_core::{Codec, Initiator, LimitError, Session, SessionError, SessionI
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::Instrument;
 
-use crate::{Config, ErrorCode, Role, Session as Proto, StreamId, StreamKind};
+use crate::{ErrorCode, Limits, Role, Session as Proto, StreamId, StreamKind};
 use deliver::Slot;
 pub use link::{Link, LinkRead, LinkWrite, PassedFd, StreamLink};
 use sink::MuxSink;
@@ -41,7 +41,7 @@ pub struct SessionConfig {
     pub codecs: Vec<Arc<dyn Codec>>,
     /// Protocol limits and timers; its `codecs` field is filled from
     /// [`codecs`](Self::codecs).
-    pub limits: Config,
+    pub limits: Limits,
     /// Capacity of the channels the session builds for ends that arrive
     /// (accepted channels, ends inside received messages): messages from
     /// local senders queued before `send` waits. Default
@@ -65,7 +65,7 @@ impl SessionConfig {
         let names: Vec<String> = codecs.iter().map(|c| c.name().to_owned()).collect();
         SessionConfig {
             codecs,
-            limits: Config::new(names),
+            limits: Limits::new(names),
             channel_capacity: libchan_core::DEFAULT_CAPACITY,
             connect_timeout: None,
         }
@@ -81,7 +81,7 @@ impl SessionConfig {
     }
 
     /// The limits the protocol gets, checked.
-    fn checked_limits(&self) -> Result<Config, SessionError> {
+    fn checked_limits(&self) -> Result<Limits, SessionError> {
         let mut limits = self.limits.clone();
         limits.codecs = self.codecs.iter().map(|c| c.name().to_owned()).collect();
         limits.validate().map_err(SessionError::config)?;

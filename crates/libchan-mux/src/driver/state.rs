@@ -326,7 +326,7 @@ impl Shared {
         role: Role,
         codecs: Vec<Arc<dyn Codec>>,
         proto: Proto,
-        limits: &crate::Config,
+        limits: &crate::Limits,
         passes_fds: bool,
     ) -> Arc<Self> {
         let single = codecs.len() == 1;

@@ -113,7 +113,7 @@ impl Hello {
 
     /// Appends head and payload. The caller keeps the frame valid (at most
     /// 255 codecs of 1..=32 bytes, at most 255 settings, 4096 bytes in
-    /// all); `Config::validate` checks this for the session's own HELLO.
+    /// all); `Limits::validate` checks this for the session's own HELLO.
     pub fn encode(&self, dst: &mut BytesMut) {
         put_head(
             dst,

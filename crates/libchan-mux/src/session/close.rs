@@ -25,7 +25,7 @@ impl Session {
     /// Graceful: queues GOAWAY `NO_ERROR` and starts closing (see the
     /// module docs): no new top-level streams, open ones finish, and
     /// [`Event::Drained`] follows once the peer has answered and nothing is
-    /// open; the linger timer (`Config::linger`, armed from `now`) bounds
+    /// open; the linger timer (`Limits::linger`, armed from `now`) bounds
     /// the wait. A second call is a no-op.
     ///
     /// Abrupt: queues GOAWAY with `code` and `reason` and ends the session

@@ -86,7 +86,7 @@ pub(crate) struct Overrun {
 }
 
 impl RecvWindow {
-    /// A window of `window` bytes (1024..=2^62, validated by `Config`).
+    /// A window of `window` bytes (1024..=2^62, validated by `Limits`).
     pub(crate) fn new(window: u64) -> Self {
         Self {
             window,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 use crate::codes::{ErrorCode, Role, StreamKind};
-use crate::config::{Config, PeerSettings};
+use crate::config::{Limits, PeerSettings};
 use crate::error::{ConfigError, Error, StreamError};
 use crate::frame::{self, Close, Credit, Hello, Open, Ping, Reset, HELLO_MAX_LEN, MAGIC, VERSION};
 use crate::stream_id::StreamId;
@@ -91,7 +91,7 @@ enum Phase {
 #[derive(Debug)]
 pub struct Session {
     role: Role,
-    config: Config,
+    config: Limits,
     phase: Phase,
     deframer: Deframer,
     transmit: BytesMut,
@@ -139,7 +139,7 @@ impl Session {
     /// A session for one side of a fresh connection, with the magic and our
     /// HELLO already queued, and the handshake and keepalive timers armed
     /// from `now`.
-    pub fn new(role: Role, config: Config, now: Instant) -> Result<Self, ConfigError> {
+    pub fn new(role: Role, config: Limits, now: Instant) -> Result<Self, ConfigError> {
         config.validate()?;
         let mut session = Self {
             role,

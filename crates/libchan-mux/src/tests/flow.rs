@@ -4,7 +4,7 @@ use super::util::{config, frames, Pair};
 use crate::codes::ErrorCode;
 use crate::error::{Error, Violation};
 use crate::frame::{Credit, Data, Frame};
-use crate::{Config, Event, SendError, StreamId, StreamKind};
+use crate::{Event, Limits, SendError, StreamId, StreamKind};
 
 /// A pair whose acceptor grants a 4 KiB window and takes 2 KiB frames.
 fn small_window_pair() -> (Pair, StreamId) {
@@ -290,7 +290,7 @@ fn a_stalled_stream_does_not_stall_others() {
 
 #[test]
 fn large_windows_credit_in_u32_chunks() {
-    let mut acceptor = Config::new(["json"]);
+    let mut acceptor = Limits::new(["json"]);
     acceptor.initial_window = 1 << 34;
     acceptor.max_frame_size = u32::MAX;
     let mut pair = Pair::connected_with(config(), acceptor);

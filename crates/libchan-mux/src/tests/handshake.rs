@@ -7,7 +7,7 @@ use crate::codes::{ErrorCode, FrameType, SettingId};
 use crate::config::PeerSettings;
 use crate::error::{Error, Violation};
 use crate::frame::{self, Frame, GoAway, Hello, Ping, Setting, MAGIC, VERSION};
-use crate::{Config, Event, Role, SendError, StreamKind};
+use crate::{Event, Limits, Role, SendError, StreamKind};
 
 fn goaway_sent(bytes: &[u8]) -> Option<GoAway> {
     frames(bytes).into_iter().find_map(|f| match f {
@@ -19,8 +19,8 @@ fn goaway_sent(bytes: &[u8]) -> Option<GoAway> {
 #[test]
 fn handshake_picks_the_dialers_first_common_codec() {
     let mut pair = Pair::new(
-        Config::new(["xml", "msgpack", "json"]),
-        Config::new(["json", "msgpack"]),
+        Limits::new(["xml", "msgpack", "json"]),
+        Limits::new(["json", "msgpack"]),
     );
     pair.drive();
     for side in [&mut pair.dialer, &mut pair.acceptor] {
@@ -59,7 +59,7 @@ fn peer_settings_reflect_the_peers_hello() {
 
 #[test]
 fn codec_mismatch_fails_both_sides_with_both_lists() {
-    let mut pair = Pair::new(Config::new(["xml", "json"]), Config::new(["msgpack"]));
+    let mut pair = Pair::new(Limits::new(["xml", "json"]), Limits::new(["msgpack"]));
     pair.drive();
     let want = Error::CodecMismatch {
         dialer: vec!["xml".into(), "json".into()],
@@ -297,5 +297,5 @@ fn handshake_stops_the_handshake_timer() {
 #[test]
 fn invalid_configs_are_rejected_up_front() {
     let now = std::time::Instant::now();
-    assert!(crate::Session::new(Role::Dialer, Config::new(Vec::<String>::new()), now).is_err());
+    assert!(crate::Session::new(Role::Dialer, Limits::new(Vec::<String>::new()), now).is_err());
 }

@@ -6,7 +6,7 @@ use super::util::{config, frames, Pair};
 use crate::codes::{ErrorCode, FrameType};
 use crate::error::Error;
 use crate::frame::{self, Credit, Frame, Head, Unknown};
-use crate::{Config, Event, Role, Session, StreamId, StreamKind};
+use crate::{Event, Limits, Role, Session, StreamId, StreamKind};
 
 /// A dialer's output exercising every frame type the acceptor can receive.
 pub(crate) fn busy_dialer_output() -> Vec<u8> {
@@ -209,10 +209,10 @@ fn input_after_a_clean_close_is_ignored() {
 
 #[test]
 fn a_tiny_receive_limit_still_accepts_a_full_hello() {
-    let mut small = Config::new(["json"]);
+    let mut small = Limits::new(["json"]);
     small.max_frame_size = crate::config::MIN_MAX_FRAME_SIZE;
     // 100 codecs make the HELLO ~1.5 KiB, above the 1 KiB frame limit.
-    let many = Config::new(
+    let many = Limits::new(
         (0..100)
             .map(|i| format!("codec-{i:08}"))
             .chain(["json".to_string()]),

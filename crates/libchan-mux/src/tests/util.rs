@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use crate::frame::{Frame, MAGIC};
-use crate::{Config, Error, Event, Role, Session};
+use crate::{Error, Event, Limits, Role, Session};
 
 /// One side of a [`Pair`].
 #[derive(Debug)]
@@ -25,7 +25,7 @@ pub(crate) struct Side {
 }
 
 impl Side {
-    fn new(role: Role, config: Config, now: Instant) -> Self {
+    fn new(role: Role, config: Limits, now: Instant) -> Self {
         Self {
             session: Session::new(role, config, now).expect("valid test config"),
             events: VecDeque::new(),
@@ -95,13 +95,13 @@ pub(crate) struct Pair {
 }
 
 /// Codec list used by most tests.
-pub(crate) fn config() -> Config {
-    Config::new(["json"])
+pub(crate) fn config() -> Limits {
+    Limits::new(["json"])
 }
 
 impl Pair {
     /// Two sessions with the given configs; nothing delivered yet.
-    pub(crate) fn new(dialer: Config, acceptor: Config) -> Self {
+    pub(crate) fn new(dialer: Limits, acceptor: Limits) -> Self {
         let now = Instant::now();
         Self {
             now,
@@ -116,7 +116,7 @@ impl Pair {
     }
 
     /// The given configs, handshake done, `Ready` events cleared.
-    pub(crate) fn connected_with(dialer: Config, acceptor: Config) -> Self {
+    pub(crate) fn connected_with(dialer: Limits, acceptor: Limits) -> Self {
         let mut pair = Self::new(dialer, acceptor);
         pair.drive();
         assert!(matches!(
@@ -171,7 +171,7 @@ impl Pair {
 }
 
 /// The preface (magic + HELLO) `role` would send with `config`.
-pub(crate) fn preface(role: Role, config: Config) -> Vec<u8> {
+pub(crate) fn preface(role: Role, config: Limits) -> Vec<u8> {
     let mut session = Session::new(role, config, Instant::now()).expect("valid config");
     let bytes = session.poll_transmit().expect("preface queued");
     assert!(bytes.starts_with(&MAGIC));

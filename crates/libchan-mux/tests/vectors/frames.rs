@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) fn default_settings() -> Vec<Setting> {
-    Config::new(["json"]).settings()
+    Limits::new(["json"]).settings()
 }
 
 pub(super) fn valid_frames() -> Vec<(&'static str, Frame, &'static str)> {

@@ -2,12 +2,12 @@
 
 use super::*;
 
-pub(super) fn dialer_config() -> Config {
-    Config::new(["msgpack", "json"])
+pub(super) fn dialer_config() -> Limits {
+    Limits::new(["msgpack", "json"])
 }
 
-pub(super) fn acceptor_config() -> Config {
-    let mut c = Config::new(["json", "msgpack"]);
+pub(super) fn acceptor_config() -> Limits {
+    let mut c = Limits::new(["json", "msgpack"]);
     c.max_frame_size = 1 << 20;
     c.initial_window = 64 << 10;
     c.max_streams = 256;
@@ -18,12 +18,12 @@ pub(super) fn acceptor_config() -> Config {
     c
 }
 
-pub(super) fn preface(role: Role, config: Config) -> Vec<u8> {
+pub(super) fn preface(role: Role, config: Limits) -> Vec<u8> {
     let mut s = Session::new(role, config, Instant::now()).expect("valid config");
     s.poll_transmit().expect("preface").to_vec()
 }
 
-pub(super) fn config_json(c: &Config) -> Value {
+pub(super) fn config_json(c: &Limits) -> Value {
     json!({
         "codecs": c.codecs,
         "max_frame_size": c.max_frame_size,
@@ -37,7 +37,7 @@ pub(super) fn config_json(c: &Config) -> Value {
 
 /// Feeds `bytes` to a fresh session of `role` with `config`; returns the
 /// codec it computed or the error it reported.
-pub(super) fn run_handshake(role: Role, config: Config, bytes: &[u8]) -> Result<String, Error> {
+pub(super) fn run_handshake(role: Role, config: Limits, bytes: &[u8]) -> Result<String, Error> {
     let now = Instant::now();
     let mut s = Session::new(role, config, now).expect("valid config");
     s.handle_input(now, bytes)?;
@@ -74,13 +74,13 @@ pub(super) fn invalid_handshakes() -> Vec<(&'static str, Role, Vec<u8>, &'static
         (
             "two_dialers",
             Role::Dialer,
-            preface(Role::Dialer, Config::new(["json"])),
+            preface(Role::Dialer, Limits::new(["json"])),
             "A dialer receiving a dialer's HELLO.",
         ),
         (
             "codec_mismatch",
             Role::Acceptor,
-            preface(Role::Dialer, Config::new(["xml"])),
+            preface(Role::Dialer, Limits::new(["xml"])),
             "The dialer offers only xml; this acceptor offers json: no codec in common.",
         ),
     ]
@@ -89,7 +89,7 @@ pub(super) fn invalid_handshakes() -> Vec<(&'static str, Role, Vec<u8>, &'static
 pub(super) fn generate_handshake() -> Value {
     let dialer = preface(Role::Dialer, dialer_config());
     let acceptor = preface(Role::Acceptor, acceptor_config());
-    let side = |config: &Config, bytes: &[u8]| {
+    let side = |config: &Limits, bytes: &[u8]| {
         let frames: Vec<Value> = bytes
             .strip_prefix(&MAGIC[..])
             .map(|rest| vec![frame_json(&decode_unbounded(rest))])
@@ -104,7 +104,7 @@ pub(super) fn generate_handshake() -> Value {
     let invalid: Vec<Value> = invalid_handshakes()
         .into_iter()
         .map(|(name, receiver, bytes, comment)| {
-            let error = run_handshake(receiver, Config::new(["json"]), &bytes)
+            let error = run_handshake(receiver, Limits::new(["json"]), &bytes)
                 .expect_err("invalid handshake must fail");
             json!({
                 "name": name,

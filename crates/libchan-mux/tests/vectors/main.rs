@@ -24,7 +24,7 @@ use libchan_mux::frame::{
     MAGIC, VERSION,
 };
 use libchan_mux::{
-    Config, Error, ErrorCode, Event, Frame, FrameType, Role, Session, SettingId, StreamId,
+    Error, ErrorCode, Event, Frame, FrameType, Limits, Role, Session, SettingId, StreamId,
     StreamKind,
 };
 use serde_json::{json, Value};
@@ -220,7 +220,7 @@ fn handshake_vectors_match_the_implementation() {
             _ => Role::Acceptor,
         };
         let bytes = unhex(str_field(case, "hex"));
-        let error = run_handshake(receiver, Config::new(["json"]), &bytes).expect_err(name);
+        let error = run_handshake(receiver, Limits::new(["json"]), &bytes).expect_err(name);
         assert_eq!(error_name(&error), str_field(case, "error"), "{name}");
         assert_eq!(error.code().name(), Some(str_field(case, "code")), "{name}");
     }

@@ -340,14 +340,14 @@ fn frames_of(bytes: &[u8]) -> Vec<Value> {
 }
 
 /// A config rebuilt from its recorded fields (the rest at their defaults).
-fn config_from_json(v: &Value) -> Config {
+fn config_from_json(v: &Value) -> Limits {
     let codecs: Vec<String> = v["codecs"]
         .as_array()
         .expect("codecs")
         .iter()
         .map(|c| c.as_str().expect("a codec name").to_owned())
         .collect();
-    let mut c = Config::new(codecs);
+    let mut c = Limits::new(codecs);
     c.max_frame_size = u32::try_from(u64_field(v, "max_frame_size")).expect("a u32");
     c.initial_window = u64_field(v, "initial_window");
     c.max_streams = u64_field(v, "max_streams");
@@ -358,15 +358,15 @@ fn config_from_json(v: &Value) -> Config {
 }
 
 /// The dialer of every transcript: default limits, no descriptors (TCP).
-fn dialer() -> Config {
-    let mut c = Config::new(["json", "msgpack"]);
+fn dialer() -> Limits {
+    let mut c = Limits::new(["json", "msgpack"]);
     c.max_pending_fds = 0;
     c
 }
 
 /// The acceptor of every transcript, before per-transcript limits.
-fn acceptor() -> Config {
-    let mut c = Config::new(["msgpack", "json"]);
+fn acceptor() -> Limits {
+    let mut c = Limits::new(["msgpack", "json"]);
     c.max_pending_fds = 0;
     c
 }
@@ -375,7 +375,7 @@ fn acceptor() -> Config {
 struct Script {
     name: &'static str,
     comment: &'static str,
-    configs: (Config, Config),
+    configs: (Limits, Limits),
     now: Instant,
     dialer: Session,
     acceptor: Session,
@@ -385,7 +385,7 @@ struct Script {
 }
 
 impl Script {
-    fn new(name: &'static str, comment: &'static str, dialer: Config, acceptor: Config) -> Self {
+    fn new(name: &'static str, comment: &'static str, dialer: Limits, acceptor: Limits) -> Self {
         let now = Instant::now();
         Self {
             name,
