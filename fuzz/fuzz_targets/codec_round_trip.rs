@@ -300,7 +300,7 @@ struct DeadStream {
 impl DeadStream {
     fn new(stream: u64) -> Self {
         DeadStream {
-            session: SessionId::next(),
+            session: libchan_core::transport::new_session_id(),
             stream,
         }
     }

@@ -1,5 +1,5 @@
 //! Arbitrary bytes from the very start of a connection (magic, HELLO, ...)
-//! into a Session of either role: must never panic, and a session that
+//! into a Connection of either role: must never panic, and a session that
 //! reports Ready must have computed a codec both lists contain.
 //!
 //! Input layout: byte 0 picks our role (bit 0) and the chunk size the rest is
@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use libchan_mux::{Limits, Event, Role, Session};
+use libchan_mux::{Limits, Event, Role, Connection};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let chunk = usize::from(control >> 1).max(1);
     let ours = ["json", "msgpack", "xml"];
     let mut now = Instant::now();
-    let mut session = Session::new(role, Limits::new(ours), now).expect("valid config");
+    let mut session = Connection::new(role, Limits::new(ours), now).expect("valid config");
     for part in rest.chunks(chunk) {
         let _ = session.handle_input(now, part);
         while let Some(event) = session.poll_event() {

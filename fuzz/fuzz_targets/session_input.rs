@@ -1,4 +1,4 @@
-//! Arbitrary bytes after a valid preface into a Session: must never panic,
+//! Arbitrary bytes after a valid preface into a Connection: must never panic,
 //! and must keep its own invariants (bounded buffering, sticky errors).
 //!
 //! Input layout: byte 0 picks our role (bit 0) and the chunk size the rest
@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use libchan_mux::{Limits, ErrorCode, Event, Role, Session, StreamKind};
+use libchan_mux::{Limits, ErrorCode, Event, Role, Connection, StreamKind};
 use libfuzzer_sys::fuzz_target;
 
 fn config() -> Limits {
@@ -32,8 +32,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let chunk = usize::from(control >> 1).max(1);
     let mut now = Instant::now();
-    let mut session = Session::new(role, config(), now).expect("valid config");
-    let mut peer = Session::new(role.peer(), config(), now).expect("valid config");
+    let mut session = Connection::new(role, config(), now).expect("valid config");
+    let mut peer = Connection::new(role.peer(), config(), now).expect("valid config");
     let preface = peer.poll_transmit().expect("preface");
     session
         .handle_input(now, &preface)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use libchan_mux::{
-    Limits, Error, ErrorCode, Event, Role, SendError, Session, StreamId, StreamKind,
+    Limits, Error, ErrorCode, Event, Role, SendError, Connection, StreamId, StreamKind,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -74,7 +74,7 @@ enum Operation {
 }
 
 struct Side {
-    session: Session,
+    session: Connection,
     /// Streams this side knows (opened or announced), in order.
     streams: Vec<StreamId>,
     /// Next sequence number to send / expected to receive, per stream.
@@ -93,7 +93,7 @@ impl Side {
         config.max_streams = 16;
         config.max_pending_opens = 4;
         Self {
-            session: Session::new(role, config, now).expect("valid config"),
+            session: Connection::new(role, config, now).expect("valid config"),
             streams: Vec::new(),
             next_send: BTreeMap::new(),
             next_recv: BTreeMap::new(),

@@ -30,7 +30,7 @@ pub const MIN_INITIAL_WINDOW: u64 = 1024;
 
 /// Largest `INITIAL_WINDOW`: 2^62, the credit ceiling, so that credit
 /// arithmetic never nears `i64` overflow.
-pub const MAX_INITIAL_WINDOW: u64 = crate::session::MAX_CREDIT as u64;
+pub const MAX_INITIAL_WINDOW: u64 = crate::connection::MAX_CREDIT as u64;
 
 /// Default most concurrently open peer-opened streams: 4096. Each open stream
 /// costs a map entry and, when its receiver stalls, up to a window of

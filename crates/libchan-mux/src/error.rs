@@ -279,8 +279,8 @@ pub enum StreamError {
     UnknownReference(StreamId),
 }
 
-/// Why [`Session::send_data`](crate::Session::send_data) or
-/// [`Session::send_data_with`](crate::Session::send_data_with) sent nothing.
+/// Why [`Connection::send_data`](crate::Connection::send_data) or
+/// [`Connection::send_data_with`](crate::Connection::send_data_with) sent nothing.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError<E = Infallible> {

@@ -3,17 +3,17 @@
 //! This crate turns one ordered byte stream (TCP, a unix socket, TLS, a
 //! WebSocket) into many typed-channel streams with per-stream flow control.
 //! It does no IO, spawns nothing and reads no clock: a driver feeds a
-//! [`Session`] the bytes it reads and the current time, and writes out the
-//! bytes the session produces. See [`Session`] for the call order, and
+//! [`Connection`] the bytes it reads and the current time, and writes out the
+//! bytes the session produces. See [`Connection`] for the call order, and
 //! `docs/PROTOCOL.md` in the repository for the wire format.
 //!
 //! ```
 //! use std::time::Instant;
-//! use libchan_mux::{Limits, Event, Role, Session, StreamKind};
+//! use libchan_mux::{Limits, Event, Role, Connection, StreamKind};
 //!
 //! let now = Instant::now();
-//! let mut dialer = Session::new(Role::Dialer, Limits::new(["msgpack", "json"]), now)?;
-//! let mut acceptor = Session::new(Role::Acceptor, Limits::new(["json"]), now)?;
+//! let mut dialer = Connection::new(Role::Dialer, Limits::new(["msgpack", "json"]), now)?;
+//! let mut acceptor = Connection::new(Role::Acceptor, Limits::new(["json"]), now)?;
 //!
 //! // Open a channel and send a message before the handshake finishes.
 //! let id = dialer.open(StreamKind::OpenerSends, true)?;
@@ -42,12 +42,12 @@
 
 pub mod codes;
 pub mod config;
+mod connection;
 #[cfg(feature = "tokio")]
 pub mod driver;
 pub mod error;
 pub mod frame;
 mod reader;
-mod session;
 mod stream_id;
 
 #[cfg(test)]
@@ -55,7 +55,7 @@ mod tests;
 
 pub use codes::{ErrorCode, FrameType, Role, SettingId, StreamKind};
 pub use config::{Limits, PeerSettings};
+pub use connection::{Connection, Counters, Event, MAX_CREDIT, SMALL_PAYLOAD};
 pub use error::{ConfigError, Error, SendError, StreamError, Violation};
 pub use frame::Frame;
-pub use session::{Counters, Event, Session, MAX_CREDIT, SMALL_PAYLOAD};
 pub use stream_id::StreamId;

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use libchan_codec_json::Json;
 use libchan_core::{Session, SessionError, SessionExt};
 use libchan_mux::frame::{Data, Open, MAGIC};
-use libchan_mux::{Limits, Role, Session as Proto, StreamId, StreamKind};
+use libchan_mux::{Connection as Proto, Limits, Role, StreamId, StreamKind};
 use libchan_transport_tcp::{connect, Config, Listener};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use libchan_codec_json::Json;
 use libchan_conformance::first_send_error;
 use libchan_core::{ChannelError, Session, SessionError, SessionExt};
-use libchan_mux::{Limits, Role, Session as Proto, StreamKind};
+use libchan_mux::{Connection as Proto, Limits, Role, StreamKind};
 use libchan_transport_tcp::{connect, Config, Listener};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

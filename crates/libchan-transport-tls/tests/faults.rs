@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use libchan_codec_json::Json;
 use libchan_conformance::fault::Proxy;
 use libchan_core::{ChannelError, SessionExt};
-use libchan_mux::{Event, Limits, Role, Session as Proto, StreamKind};
+use libchan_mux::{Connection as Proto, Event, Limits, Role, StreamKind};
 use libchan_transport_tls::{connect, Config, Listener, TlsError, ALPN};
 use support::{within, Pki};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use libchan_codec_json::Json;
 use libchan_core::{ByteStream, ChannelError, SessionError, SessionExt};
-use libchan_mux::{Limits, Role, Session as Proto};
+use libchan_mux::{Connection as Proto, Limits, Role};
 use libchan_transport_unix::{
     from_std, from_std_with_fds_per_read, pair, Config, UnixError, UnixSession,
 };

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use libchan_codec_json::Json;
 use libchan_core::{ChannelError, SessionError, SessionExt};
-use libchan_mux::{Limits, Role, Session as Proto, StreamId, StreamKind};
+use libchan_mux::{Connection as Proto, Limits, Role, StreamId, StreamKind};
 use libchan_transport_websocket::http::{Request, StatusCode};
 use libchan_transport_websocket::{
     connect, connect_with_request, Config, Connector, Error, Listener, Rejection, Server,

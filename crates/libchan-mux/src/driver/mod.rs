@@ -1,4 +1,4 @@
-//! The tokio driver: runs a [`Session`](crate::Session) over any
+//! The tokio driver: runs a [`Connection`](crate::Connection) over any
 //! `AsyncRead + AsyncWrite` and implements libchan's session trait on it.
 //!
 //! Every byte-stream transport (tcp, unix, tls, websocket) hands its
@@ -28,7 +28,7 @@ use libchan_core::{Codec, Initiator, LimitError, Session, SessionError, SessionI
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::Instrument;
 
-use crate::{ErrorCode, Limits, Role, Session as Proto, StreamId, StreamKind};
+use crate::{Connection as Proto, ErrorCode, Limits, Role, StreamId, StreamKind};
 use deliver::Slot;
 pub use link::{Link, LinkRead, LinkWrite, PassedFd, StreamLink};
 use sink::MuxSink;

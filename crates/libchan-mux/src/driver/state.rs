@@ -18,7 +18,7 @@ use libchan_core::{ByteStreamError, ChannelError, Codec, SessionError, SessionId
 use tokio::sync::Notify;
 
 use super::link::PassedFd;
-use crate::{ErrorCode, Role, Session as Proto, StreamId};
+use crate::{Connection as Proto, ErrorCode, Role, StreamId};
 
 /// The session's state, locked; while it is held, what the protocol logs
 /// is inside the session's span, whichever task holds it.

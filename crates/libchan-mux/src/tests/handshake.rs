@@ -297,5 +297,5 @@ fn handshake_stops_the_handshake_timer() {
 #[test]
 fn invalid_configs_are_rejected_up_front() {
     let now = std::time::Instant::now();
-    assert!(crate::Session::new(Role::Dialer, Limits::new(Vec::<String>::new()), now).is_err());
+    assert!(crate::Connection::new(Role::Dialer, Limits::new(Vec::<String>::new()), now).is_err());
 }

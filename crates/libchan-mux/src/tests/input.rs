@@ -6,7 +6,7 @@ use super::util::{config, frames, Pair};
 use crate::codes::{ErrorCode, FrameType};
 use crate::error::Error;
 use crate::frame::{self, Credit, Frame, Head, Unknown};
-use crate::{Event, Limits, Role, Session, StreamId, StreamKind};
+use crate::{Connection, Event, Limits, Role, StreamId, StreamKind};
 
 /// A dialer's output exercising every frame type the acceptor can receive.
 pub(crate) fn busy_dialer_output() -> Vec<u8> {
@@ -43,7 +43,7 @@ pub(crate) fn busy_dialer_output() -> Vec<u8> {
 
 fn events_after_feeding(chunks: &[&[u8]]) -> Vec<Event> {
     let now = std::time::Instant::now();
-    let mut acceptor = Session::new(Role::Acceptor, config(), now).expect("config");
+    let mut acceptor = Connection::new(Role::Acceptor, config(), now).expect("config");
     let mut events = Vec::new();
     for chunk in chunks {
         acceptor.handle_input(now, chunk).expect("valid input");

@@ -14,7 +14,7 @@ use crate::frame::{
     read_frame, Close, Credit, Data, Frame, GoAway, Hello, Open, Ping, Reset, Setting, Unknown,
     VERSION,
 };
-use crate::{Role, Session, StreamId, StreamKind};
+use crate::{Connection, Role, StreamId, StreamKind};
 
 fn stream() -> impl Strategy<Value = StreamId> {
     (1u64..=u64::MAX).prop_map(StreamId)
@@ -121,7 +121,7 @@ proptest! {
         chunk in 1usize..64,
     ) {
         let now = Instant::now();
-        let mut session = Session::new(Role::Acceptor, config(), now).expect("config");
+        let mut session = Connection::new(Role::Acceptor, config(), now).expect("config");
         let _ = session.handle_input(now, &preface(Role::Dialer, config()));
         for part in bytes.chunks(chunk) {
             let _ = session.handle_input(now, part);
@@ -142,7 +142,7 @@ proptest! {
             }
         }
         let now = Instant::now();
-        let mut session = Session::new(Role::Acceptor, config(), now).expect("config");
+        let mut session = Connection::new(Role::Acceptor, config(), now).expect("config");
         let _ = session.handle_input(now, &wire);
         while session.poll_event().is_some() {}
     }
@@ -152,7 +152,7 @@ proptest! {
         let wire = busy_dialer_output();
         let now = Instant::now();
         let events = |chunks: Vec<&[u8]>| {
-            let mut s = Session::new(Role::Acceptor, config(), now).expect("config");
+            let mut s = Connection::new(Role::Acceptor, config(), now).expect("config");
             let mut out = Vec::new();
             for c in chunks {
                 s.handle_input(now, c).expect("valid");

@@ -1,5 +1,5 @@
 //! The `Pair` harness (model: quinn-proto `src/tests/util.rs`): a dialer and
-//! an acceptor `Session` wired back to back in memory, a virtual clock, and
+//! an acceptor `Connection` wired back to back in memory, a virtual clock, and
 //! no runtime.
 
 use std::collections::VecDeque;
@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use crate::frame::{Frame, MAGIC};
-use crate::{Error, Event, Limits, Role, Session};
+use crate::{Connection, Error, Event, Limits, Role};
 
 /// One side of a [`Pair`].
 #[derive(Debug)]
 pub(crate) struct Side {
-    pub(crate) session: Session,
+    pub(crate) session: Connection,
     /// Events polled from the session, oldest first.
     pub(crate) events: VecDeque<Event>,
     /// Errors `handle_input` returned.
@@ -27,7 +27,7 @@ pub(crate) struct Side {
 impl Side {
     fn new(role: Role, config: Limits, now: Instant) -> Self {
         Self {
-            session: Session::new(role, config, now).expect("valid test config"),
+            session: Connection::new(role, config, now).expect("valid test config"),
             events: VecDeque::new(),
             errors: Vec::new(),
             inbound: Vec::new(),
@@ -172,7 +172,7 @@ impl Pair {
 
 /// The preface (magic + HELLO) `role` would send with `config`.
 pub(crate) fn preface(role: Role, config: Limits) -> Vec<u8> {
-    let mut session = Session::new(role, config, Instant::now()).expect("valid config");
+    let mut session = Connection::new(role, config, Instant::now()).expect("valid config");
     let bytes = session.poll_transmit().expect("preface queued");
     assert!(bytes.starts_with(&MAGIC));
     bytes.to_vec()

@@ -19,7 +19,7 @@ pub(super) fn acceptor_config() -> Limits {
 }
 
 pub(super) fn preface(role: Role, config: Limits) -> Vec<u8> {
-    let mut s = Session::new(role, config, Instant::now()).expect("valid config");
+    let mut s = Connection::new(role, config, Instant::now()).expect("valid config");
     s.poll_transmit().expect("preface").to_vec()
 }
 
@@ -39,7 +39,7 @@ pub(super) fn config_json(c: &Limits) -> Value {
 /// codec it computed or the error it reported.
 pub(super) fn run_handshake(role: Role, config: Limits, bytes: &[u8]) -> Result<String, Error> {
     let now = Instant::now();
-    let mut s = Session::new(role, config, now).expect("valid config");
+    let mut s = Connection::new(role, config, now).expect("valid config");
     s.handle_input(now, bytes)?;
     match s.poll_event() {
         Some(Event::Ready { codec, .. }) => Ok(codec),

@@ -24,7 +24,7 @@ use libchan_mux::frame::{
     MAGIC, VERSION,
 };
 use libchan_mux::{
-    Error, ErrorCode, Event, Frame, FrameType, Limits, Role, Session, SettingId, StreamId,
+    Connection, Error, ErrorCode, Event, Frame, FrameType, Limits, Role, SettingId, StreamId,
     StreamKind,
 };
 use serde_json::{json, Value};

@@ -11,7 +11,7 @@ fn replay_side(transcript: &Value, side: Role) {
         Role::Dialer => config_from_json(&transcript["dialer_config"]),
         Role::Acceptor => config_from_json(&transcript["acceptor_config"]),
     };
-    let mut s = Session::new(side, config, now).expect("valid config");
+    let mut s = Connection::new(side, config, now).expect("valid config");
     let steps = transcript["steps"].as_array().expect("steps");
     for (i, step) in steps.iter().enumerate() {
         let at = format!("{name} step {i} ({} side)", role_name(side));

@@ -13,12 +13,12 @@
 
 use std::time::Instant;
 
-use super::{Event, Phase, Session, Timer};
+use super::{Connection, Event, Phase, Timer};
 use crate::codes::ErrorCode;
 use crate::error::Error;
 use crate::frame::{self, GoAway};
 
-impl Session {
+impl Connection {
     /// Ends the session, gracefully with [`ErrorCode::NO_ERROR`], abruptly
     /// with any other code.
     ///

@@ -2,8 +2,8 @@
 //!
 //! The session never reads a clock: it records deadlines in a small table
 //! indexed by [`Timer`]; the driver asks for the earliest with
-//! `Session::poll_timeout`, sleeps until then and calls
-//! `Session::handle_timeout(now)`.
+//! `Connection::poll_timeout`, sleeps until then and calls
+//! `Connection::handle_timeout(now)`.
 
 use std::time::Instant;
 

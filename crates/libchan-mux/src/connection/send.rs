@@ -4,13 +4,13 @@ use std::convert::Infallible;
 
 use bytes::BytesMut;
 
-use super::{Event, Phase, Session, SEND_RESERVE};
+use super::{Connection, Event, Phase, SEND_RESERVE};
 use crate::codes::FrameType;
 use crate::error::{SendError, StreamError};
 use crate::frame;
 use crate::stream_id::StreamId;
 
-impl Session {
+impl Connection {
     /// Queues `payload` as one DATA frame on `id` (one message, or one chunk
     /// of a byte stream).
     ///

@@ -1,4 +1,5 @@
-//! The session: one connection's protocol state, as a pure state machine.
+//! One connection's protocol state (a libchan session on the wire), as a pure
+//! state machine.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
@@ -52,7 +53,7 @@ enum Phase {
 ///
 /// # Call order
 ///
-/// 1. [`Session::new`] queues the magic and our HELLO. Write
+/// 1. [`Connection::new`] queues the magic and our HELLO. Write
 ///    [`poll_transmit`](Self::poll_transmit) out at once: neither side waits
 ///    for the other before sending.
 /// 2. Then, in a loop, whatever happens first:
@@ -89,7 +90,7 @@ enum Phase {
 /// so a peer cannot make us queue replies without bound. Unflushed PING
 /// replies are coalesced to one.
 #[derive(Debug)]
-pub struct Session {
+pub struct Connection {
     role: Role,
     config: Limits,
     phase: Phase,
@@ -135,7 +136,7 @@ pub struct Session {
     error: Option<Error>,
 }
 
-impl Session {
+impl Connection {
     /// A session for one side of a fresh connection, with the magic and our
     /// HELLO already queued, and the handshake and keepalive timers armed
     /// from `now`.
@@ -630,7 +631,7 @@ impl Session {
 }
 
 #[cfg(test)]
-impl Session {
+impl Connection {
     /// Sets our send credit on `id` (to reach limits without 2^30 frames).
     pub(crate) fn set_send_credit_for_test(&mut self, id: StreamId, credit: i64) {
         let stream = self.streams.get_mut(&id).expect("test stream exists");

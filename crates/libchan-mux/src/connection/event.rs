@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::stream_id::StreamId;
 
 /// Something the driver must act on; drained with
-/// [`Session::poll_event`](crate::Session::poll_event).
+/// [`Connection::poll_event`](crate::Connection::poll_event).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
@@ -26,7 +26,7 @@ pub enum Event {
     /// The peer opened a stream. Top-level streams go to the accept queue;
     /// nested ones (`top_level: false`) wait until a decoded message
     /// references them and the driver calls
-    /// [`Session::claim`](crate::Session::claim). Events for a nested stream
+    /// [`Connection::claim`](crate::Connection::claim). Events for a nested stream
     /// can arrive before the message that references it.
     Opened {
         /// The new stream.
@@ -44,7 +44,7 @@ pub enum Event {
         id: StreamId,
     },
     /// A DATA payload: one message on a channel, a chunk on a byte stream.
-    /// Call [`Session::consumed`](crate::Session::consumed) once the
+    /// Call [`Connection::consumed`](crate::Connection::consumed) once the
     /// application has taken it, so the peer gets credit back.
     Data {
         /// The stream.
@@ -73,7 +73,7 @@ pub enum Event {
         /// The peer's reason.
         reason: String,
     },
-    /// The peer answered our latest [`Session::ping`](crate::Session::ping)
+    /// The peer answered our latest [`Connection::ping`](crate::Connection::ping)
     /// (or keepalive probe).
     PingAck {
         /// Time since that PING was queued.
@@ -89,13 +89,13 @@ pub enum Event {
     },
     /// The graceful close finished: both sides said GOAWAY and no stream is
     /// open. The session has ended cleanly; write out
-    /// [`Session::poll_transmit`](crate::Session::poll_transmit), shut the
+    /// [`Connection::poll_transmit`](crate::Connection::poll_transmit), shut the
     /// connection's write half down and read until the peer's
     /// end-of-stream (so our last frames are not lost to a reset), then
     /// close. No more events follow.
     Drained,
     /// The session failed; no more events follow. Unless the error is
     /// [`Error::Remote`], a GOAWAY carrying its code was queued: write out
-    /// [`Session::poll_transmit`](crate::Session::poll_transmit), then close.
+    /// [`Connection::poll_transmit`](crate::Connection::poll_transmit), then close.
     Failed(Error),
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::stream::{State, Stream};
-use super::{Event, Phase, Session};
+use super::{Connection, Event, Phase};
 use crate::codes::{ErrorCode, FrameType, StreamKind};
 use crate::config::PeerSettings;
 use crate::error::{Error, Violation};
@@ -14,7 +14,7 @@ use crate::frame::{
 };
 use crate::stream_id::StreamId;
 
-impl Session {
+impl Connection {
     /// Handles one complete frame. An `Err` is fatal; the caller fails the
     /// session with it.
     pub(super) fn handle_frame(
