@@ -10,8 +10,9 @@ use libchan_core::transport::{CreditToken, Feed, InboundSlot, IncomingEnd};
 use libchan_core::{ByteStream, ChannelError, NestError};
 
 use super::byte_stream::MuxByteStream;
+use super::callbacks::{CancelOnGone, StreamCredit};
 use super::sink::MuxSink;
-use super::state::{owned, CancelOnGone, Effect, Shared, State, StreamCredit};
+use super::state::{owned, Effect, Shared, State};
 use crate::{ErrorCode, StreamId, StreamKind};
 
 thread_local! {

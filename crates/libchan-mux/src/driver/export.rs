@@ -8,8 +8,9 @@ use libchan_core::transport::DrainHandle;
 use libchan_core::{ByteStream, ByteStreamError, ChannelError, Initiator, NestError};
 
 use super::byte_stream::{bridge, MuxByteStream};
+use super::callbacks::{CancelOnGone, StreamCredit};
 use super::sink::MuxSink;
-use super::state::{ByteState, CancelOnGone, Effect, Shared, State, StreamCredit};
+use super::state::{ByteState, Effect, Shared, State};
 use crate::{ErrorCode, StreamId, StreamKind};
 
 /// Installed while a message is encoded: each end in it becomes a stream.

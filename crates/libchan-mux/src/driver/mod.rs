@@ -9,6 +9,7 @@
 //! `send` encodes on the caller's task and appends to the transmit buffer.
 
 mod byte_stream;
+mod callbacks;
 mod codes;
 mod deliver;
 mod events;

@@ -8,15 +8,16 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::Waker;
 use std::time::Instant;
 
 use bytes::Bytes;
-use libchan_core::transport::{ConsumerGone, DrainHandle, Feed, TicketResolver};
+use libchan_core::transport::{DrainHandle, Feed, TicketResolver};
 use libchan_core::{ByteStreamError, ChannelError, Codec, SessionError, SessionId};
 use tokio::sync::Notify;
 
+use super::callbacks::{CancelOnGone, StreamCredit};
 use super::link::PassedFd;
 use crate::{Connection as Proto, ErrorCode, Role, StreamId};
 
@@ -156,101 +157,6 @@ pub(crate) struct Parked {
     pub(crate) exports: Vec<StreamId>,
     /// Tells the waiting `send` the outcome, when its outcome was open.
     pub(crate) resolver: Option<TicketResolver>,
-}
-
-/// Returns a stream's consumed bytes to the protocol in batches, so that
-/// receiving a message does not take the session lock.
-pub(crate) struct StreamCredit {
-    shared: Arc<Shared>,
-    id: StreamId,
-    pending: AtomicUsize,
-}
-
-impl StreamCredit {
-    pub(crate) fn new(shared: &Arc<Shared>, id: StreamId) -> Arc<Self> {
-        Arc::new(StreamCredit {
-            shared: shared.clone(),
-            id,
-            pending: AtomicUsize::new(0),
-        })
-    }
-}
-
-impl libchan_core::transport::CreditSink for StreamCredit {
-    fn consumed(&self, _stream: u64, bytes: usize) {
-        let total = self.pending.fetch_add(bytes, Ordering::AcqRel) + bytes;
-        let stream = if total >= self.shared.credit_batch {
-            self.pending.swap(0, Ordering::AcqRel)
-        } else {
-            0
-        };
-        let session = self.shared.take_session_credit(bytes);
-        if stream == 0 && session == 0 {
-            return;
-        }
-        {
-            let mut st = self.shared.lock();
-            if stream > 0 {
-                st.proto.consumed(self.id, stream);
-            }
-            if session > 0 {
-                st.proto.consumed_session(session);
-            }
-        }
-        self.shared.writer_wake.notify_one();
-    }
-}
-
-/// Cancels a stream (RESET `CANCEL`) as soon as the channel it feeds loses
-/// its consumer, so the peer's sender learns it at once, not at its next
-/// message.
-pub(crate) struct CancelOnGone {
-    shared: Weak<Shared>,
-    id: StreamId,
-}
-
-impl CancelOnGone {
-    /// Registers a watch on `feed`'s channel; the entry of `id` keeps it.
-    pub(crate) fn watch(shared: &Arc<Shared>, id: StreamId, feed: &Feed) -> Arc<Self> {
-        let watch = Arc::new(CancelOnGone {
-            shared: Arc::downgrade(shared),
-            id,
-        });
-        let weak: Weak<CancelOnGone> = Arc::downgrade(&watch);
-        feed.watch_consumer(weak);
-        watch
-    }
-}
-
-impl ConsumerGone for CancelOnGone {
-    fn consumer_gone(&self) {
-        let Some(shared) = self.shared.upgrade() else {
-            return;
-        };
-        let entry = {
-            let mut st = shared.lock();
-            if st.end.is_some() || st.streams.get(&self.id).is_none_or(|e| e.feed.is_none()) {
-                return;
-            }
-            tracing::debug!(stream = %self.id, "receiver dropped: cancelling the stream");
-            st.proto
-                .reset(self.id, ErrorCode::CANCEL, "the receiver was dropped");
-            st.streams.remove(&self.id)
-        };
-        shared.writer_wake.notify_one();
-        let Some(mut entry) = entry else {
-            return;
-        };
-        // Messages that arrived but were never decoded may name nested
-        // ends (channels, descriptors): decode them into the channel, which
-        // refuses and drops them, so those ends are released too.
-        if let (Some(feed), Some(credit)) = (entry.feed.clone(), entry.credit.clone()) {
-            for payload in std::mem::take(&mut entry.pending) {
-                crate::driver::deliver::deliver(&shared, &feed, &credit, self.id, payload);
-            }
-        }
-        drop(entry);
-    }
 }
 
 /// A byte stream, seen from this side.
@@ -393,7 +299,7 @@ impl Shared {
 
     /// Adds `bytes` consumed to the session's batch; returns what to report
     /// now (0 below a batch).
-    fn take_session_credit(&self, bytes: usize) -> usize {
+    pub(crate) fn take_session_credit(&self, bytes: usize) -> usize {
         let total = self.session_consumed.fetch_add(bytes, Ordering::AcqRel) + bytes;
         if total < self.session_batch {
             return 0;

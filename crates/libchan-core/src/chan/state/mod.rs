@@ -1,0 +1,344 @@
+//! The shared state behind a channel: one bounded queue, whoever feeds it and
+//! whoever consumes it.
+//!
+//! A channel is always this one structure, wherever its ends are:
+//!
+//! ```text
+//!   producers                       queue                    consumer
+//!   ─────────                       ─────                    ────────
+//!   local Sender handles ─┐                                ┌─ local Receiver (recv)
+//!                         ├──▶ [slot, slot, slot, ...] ──▶─┤
+//!   session feeds ────────┘                                └─ a session drain (encodes
+//!   (decoded from the wire,                                   each slot onto a stream
+//!    carrying a credit token)                                 as credit allows)
+//! ```
+//!
+//! Local senders are bounded by the channel's capacity; session feeds are
+//! bounded by the credit window they granted their peer, so neither can grow
+//! memory without bound. Nothing here spawns a task: a drain is pumped by the
+//! task that pushed (a `send`) or by the session when credit returns.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Context, Poll, Waker};
+
+use crate::error::{ChannelError, TryRecvError};
+use crate::transport::{CreditToken, Sent, StreamSink};
+
+mod ends;
+mod recv;
+mod send;
+
+/// One queued message and, when it came off the wire, the credit to return
+/// to the peer once it is consumed.
+pub(crate) struct Slot<T> {
+    pub(crate) value: T,
+    /// `None` for a value from a local `Sender` (it holds a capacity slot).
+    pub(crate) credit: Option<CreditToken>,
+}
+
+/// Who takes messages out of the queue.
+pub(crate) enum Consumer<T> {
+    /// A `Receiver` in this process.
+    Local,
+    /// The `Receiver` is being serialized into a message; a session will
+    /// attach a drain when the message is committed.
+    Exporting,
+    /// A session encodes queued messages onto one of its streams; `pump`
+    /// is the encoder for `T`, chosen where `T: Payload` was known.
+    Drain {
+        sink: Arc<dyn StreamSink>,
+        pump: PumpFn<T>,
+        send_one: SendOneFn<T>,
+    },
+    /// Nobody: the receiver was dropped or its stream was cancelled.
+    Gone,
+}
+
+pub(crate) struct State<T> {
+    pub(crate) queue: VecDeque<Slot<T>>,
+    /// Queued values that occupy a capacity slot (sent by local handles).
+    pub(crate) held: usize,
+    /// Live `Sender` handles plus session feeds. Zero means closed.
+    pub(crate) senders: usize,
+    pub(crate) consumer: Consumer<T>,
+    /// A sticky failure: reported to the consumer after the queue drains and
+    /// to every later `send`.
+    pub(crate) error: Option<ChannelError>,
+    pub(crate) rx_waker: Option<Waker>,
+    /// Which `Receiver` handle is the live one: a handle rebuilt after an
+    /// export (in-memory transports) supersedes the one inside the message.
+    pub(crate) rx_gen: u64,
+    /// Senders waiting for a capacity slot, oldest first. A freed slot is
+    /// handed to the oldest waiter that has none (`granted`), so waiters are
+    /// served one per slot in arrival order and a newcomer cannot take a
+    /// slot a waiter was woken for.
+    send_waiters: VecDeque<Waiter>,
+    next_waiter: u64,
+    /// The local receiver called `close`: senders fail from now on, and
+    /// what is queued can still be received.
+    pub(crate) rx_closed: bool,
+    /// The receiving end arrived in a message still being decoded: a
+    /// handle dropped meanwhile may be handed out again (`nest::held`), so
+    /// its drop is only noted, and acted on when the decode ends.
+    import_hold: bool,
+    /// The live receiver handle was dropped during `import_hold`.
+    rx_dropped_in_hold: bool,
+    /// A drain is encoding a message right now (outside the lock); only it
+    /// may pop, so messages keep their order.
+    pub(crate) pumping: bool,
+    /// The drain has told its stream that the channel ended.
+    pub(crate) finished: bool,
+    /// `Sender::closed` callers, woken once sending can no longer succeed.
+    closed_wakers: Vec<Waker>,
+    /// Session feeds that must tell their peer at once when the consumer
+    /// goes (a cancel on the wire). Weak: a feed that ended drops out.
+    gone_watchers: Vec<Weak<dyn ConsumerGone>>,
+}
+
+/// A sender waiting for a capacity slot.
+struct Waiter {
+    id: u64,
+    waker: Waker,
+    /// A slot was freed for this waiter: it is counted in `held` already.
+    granted: bool,
+}
+
+/// Told when a channel's consumer goes away (its receiver was dropped, or
+/// the stream it drained onto was cancelled), outside the channel lock.
+pub trait ConsumerGone: Send + Sync + 'static {
+    /// The consumer is gone: nothing sent from now on can be delivered.
+    fn consumer_gone(&self);
+}
+
+/// What to run after the consumer went away, outside the lock.
+#[must_use]
+pub(crate) struct Gone {
+    closed: Vec<Waker>,
+    watchers: Vec<Weak<dyn ConsumerGone>>,
+    senders: Vec<Waker>,
+}
+
+impl Gone {
+    pub(crate) fn run(self) {
+        for w in self.closed {
+            w.wake();
+        }
+        for w in self.senders {
+            w.wake();
+        }
+        for watcher in self.watchers {
+            if let Some(w) = watcher.upgrade() {
+                w.consumer_gone();
+            }
+        }
+    }
+}
+
+/// What the producer must do after a push, outside the lock.
+#[must_use]
+pub(crate) enum Pushed<T> {
+    /// Nothing more to do.
+    Done,
+    /// The local receiver is waiting: wake it.
+    Wake(Waker),
+    /// The consumer is a drain: pump it.
+    Pump(PumpFn<T>),
+}
+
+impl<T> Pushed<T> {
+    /// Wakes or pumps the consumer, if due. Call without holding the
+    /// channel lock, so the woken task does not find it taken.
+    pub(crate) fn run(self, chan: &Arc<Chan<T>>) {
+        match self {
+            Pushed::Done => {}
+            Pushed::Wake(waker) => waker.wake(),
+            Pushed::Pump(pump) => pump(chan),
+        }
+    }
+}
+
+/// Moves queued messages of a drained channel onto its stream.
+pub(crate) type PumpFn<T> = fn(&Arc<Chan<T>>);
+
+/// Encodes one message straight onto a drain's stream.
+pub(crate) type SendOneFn<T> = fn(&dyn StreamSink, &T) -> Result<Sent, ChannelError>;
+
+pub(crate) struct Chan<T> {
+    state: Mutex<State<T>>,
+    pub(crate) capacity: usize,
+}
+
+impl<T> Chan<T> {
+    pub(crate) fn new(capacity: usize, senders: usize, consumer: Consumer<T>) -> Arc<Self> {
+        Arc::new(Chan {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                held: 0,
+                senders,
+                consumer,
+                error: None,
+                rx_waker: None,
+                rx_gen: 0,
+                send_waiters: VecDeque::new(),
+                next_waiter: 0,
+                rx_closed: false,
+                import_hold: false,
+                rx_dropped_in_hold: false,
+                pumping: false,
+                finished: false,
+                closed_wakers: Vec::new(),
+                gone_watchers: Vec::new(),
+            }),
+            capacity: capacity.max(1),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // Every critical section leaves the state consistent before it can
+        // panic (user code never runs under this lock), so a poisoned lock
+        // still holds valid state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The reason a channel breaks when its last sender is dropped while the
+/// sender's thread is panicking.
+pub(crate) const PANICKED: &str = "the last sender was dropped while its thread was panicking";
+
+impl<T> State<T> {
+    /// True once sending can no longer succeed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.error.is_some() || matches!(self.consumer, Consumer::Gone) || self.rx_closed
+    }
+
+    /// With the queue empty: how the receiver's stream ends, if it has
+    /// (`Ok` a clean end, `Err` a break), or `None` while more may come.
+    fn end_for_receiver(&self) -> Option<Result<(), ChannelError>> {
+        if let Some(e) = &self.error {
+            return Some(Err(e.clone()));
+        }
+        if self.senders == 0 || self.rx_closed {
+            return Some(Ok(()));
+        }
+        None
+    }
+
+    fn register_receiver(&mut self, waker: &Waker) {
+        match &self.rx_waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => self.rx_waker = Some(waker.clone()),
+        }
+    }
+
+    /// Marks the consumer gone; returns whom to tell, outside the lock.
+    fn consumer_gone(&mut self) -> Gone {
+        self.consumer = Consumer::Gone;
+        self.held = 0;
+        Gone {
+            closed: std::mem::take(&mut self.closed_wakers),
+            watchers: std::mem::take(&mut self.gone_watchers),
+            senders: self.send_waiters.drain(..).map(|w| w.waker).collect(),
+        }
+    }
+
+    /// Wakes or pumps the consumer after something changed for it.
+    fn after_push(&mut self) -> Pushed<T> {
+        match &self.consumer {
+            Consumer::Local => match self.rx_waker.take() {
+                Some(w) => Pushed::Wake(w),
+                None => Pushed::Done,
+            },
+            Consumer::Drain { pump, .. } => Pushed::Pump(*pump),
+            Consumer::Exporting | Consumer::Gone => Pushed::Done,
+        }
+    }
+
+    /// Frees the capacity slot a popped message held; returns the waiting
+    /// sender the slot was handed to, to wake outside the lock.
+    pub(crate) fn release(&mut self, slot: &Slot<T>) -> Option<Waker> {
+        if slot.credit.is_none() {
+            self.release_slot()
+        } else {
+            None
+        }
+    }
+
+    /// One capacity slot is free: it goes to the oldest waiter without one
+    /// (returned, to wake), or back to the pool.
+    fn release_slot(&mut self) -> Option<Waker> {
+        match self.send_waiters.iter_mut().find(|w| !w.granted) {
+            Some(w) => {
+                w.granted = true;
+                Some(w.waker.clone())
+            }
+            None => {
+                self.held = self.held.saturating_sub(1);
+                None
+            }
+        }
+    }
+
+    fn has_ungranted_waiters(&self) -> bool {
+        self.send_waiters.iter().any(|w| !w.granted)
+    }
+
+    /// Takes a slot for the sender whose place is `waiter`: the one handed
+    /// to it, or a free one if nobody waits ahead of it. Otherwise keeps
+    /// (or takes) its place in line and returns false.
+    fn acquire(&mut self, waker: &Waker, waiter: &mut Option<u64>, capacity: usize) -> bool {
+        if let Some(id) = *waiter {
+            if let Some(pos) = self.send_waiters.iter().position(|w| w.id == id) {
+                if self.send_waiters[pos].granted {
+                    self.send_waiters.remove(pos);
+                    *waiter = None;
+                    return true;
+                }
+                let entry = &mut self.send_waiters[pos];
+                if !entry.waker.will_wake(waker) {
+                    entry.waker = waker.clone();
+                }
+                return false;
+            }
+            // Our place was cleared (every waiter was woken): start again.
+            *waiter = None;
+        }
+        if self.held < capacity && !self.has_ungranted_waiters() {
+            self.held += 1;
+            return true;
+        }
+        let id = self.next_waiter;
+        self.next_waiter = self.next_waiter.wrapping_add(1);
+        *waiter = Some(id);
+        self.send_waiters.push_back(Waiter {
+            id,
+            waker: waker.clone(),
+            granted: false,
+        });
+        false
+    }
+
+    #[cfg(test)]
+    pub(crate) fn send_waiters_len(&self) -> usize {
+        self.send_waiters.len()
+    }
+
+    /// Removes the sender whose place is `waiter` from the line; a slot it
+    /// had been handed goes to the next waiter (returned, to wake).
+    fn forget_sender(&mut self, waiter: &mut Option<u64>) -> Option<Waker> {
+        let id = waiter.take()?;
+        let pos = self.send_waiters.iter().position(|w| w.id == id)?;
+        let gone = self.send_waiters.remove(pos)?;
+        if gone.granted {
+            self.release_slot()
+        } else {
+            None
+        }
+    }
+}
+
+pub(crate) fn wake(waker: Option<Waker>) {
+    if let Some(w) = waker {
+        w.wake();
+    }
+}

@@ -1,0 +1,164 @@
+//! Producing: a local send (straight onto a drain, or into the queue), the
+//! capacity waiters, and what a session feed delivers.
+
+use super::*;
+
+impl<T> Chan<T> {
+    /// Sends `value` straight onto the drain's stream, skipping the queue,
+    /// when nothing is queued or being sent ahead of it and the stream can
+    /// take a message now. `None` (with `value` untouched) when the queue
+    /// must be used. An error from encoding or a size limit is returned to
+    /// this caller and leaves the channel usable; so is a parked message's
+    /// ticket, which the caller awaits.
+    ///
+    /// `value` is taken (and dropped) only once the message is queued: on
+    /// an error, or while a parked message's outcome is open, it stays, so
+    /// that a failed send can hand it back.
+    pub(crate) fn try_send_direct(
+        self: &Arc<Self>,
+        value: &mut Option<T>,
+    ) -> Option<Result<Sent, ChannelError>> {
+        let (sink, send_one) = {
+            let mut st = self.lock();
+            let Consumer::Drain { sink, send_one, .. } = &st.consumer else {
+                return None;
+            };
+            if value.is_none()
+                || st.error.is_some()
+                || st.pumping
+                || !st.queue.is_empty()
+                || !sink.has_credit()
+            {
+                return None;
+            }
+            let parts = (sink.clone(), *send_one);
+            st.pumping = true;
+            parts
+        };
+        let result = send_one(&*sink, value.as_ref()?);
+        if matches!(result, Ok(Sent::Queued)) {
+            drop(value.take());
+        }
+        let after = {
+            let mut st = self.lock();
+            st.pumping = false;
+            match (&result, &st.consumer) {
+                (Err(ChannelError::Encode(_) | ChannelError::Limit(_)), _) | (Ok(_), _)
+                    if !st.queue.is_empty() =>
+                {
+                    st.after_push()
+                }
+                _ => Pushed::Done,
+            }
+        };
+        match result {
+            Ok(_) | Err(ChannelError::Encode(_) | ChannelError::Limit(_)) => {
+                after.run(self);
+                Some(result)
+            }
+            Err(dead) => {
+                self.break_consumer(dead.clone());
+                Some(Err(dead))
+            }
+        }
+    }
+
+    /// Why a local sender cannot send now, if it cannot: the sticky error,
+    /// or `Closed` once the receiver is gone or closed.
+    fn send_blocked(st: &State<T>) -> Option<ChannelError> {
+        if let Some(e) = &st.error {
+            return Some(e.clone());
+        }
+        if matches!(st.consumer, Consumer::Gone) || st.rx_closed {
+            return Some(ChannelError::Closed);
+        }
+        None
+    }
+
+    /// Polls for one capacity slot for a local sender (counted in `held`
+    /// once `Ready(Ok)`). Waiting senders are served in arrival order, one
+    /// per freed slot; `waiter` keeps this caller's place across polls.
+    pub(crate) fn poll_acquire(
+        &self,
+        cx: &mut Context<'_>,
+        waiter: &mut Option<u64>,
+    ) -> Poll<Result<(), ChannelError>> {
+        let mut st = self.lock();
+        if let Some(e) = Self::send_blocked(&st) {
+            let pass_on = st.forget_sender(waiter);
+            drop(st);
+            wake(pass_on);
+            return Poll::Ready(Err(e));
+        }
+        if st.acquire(cx.waker(), waiter, self.capacity) {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Takes a capacity slot if one is free and nobody waits for one.
+    pub(crate) fn try_acquire(&self) -> Result<bool, ChannelError> {
+        let mut st = self.lock();
+        if let Some(e) = Self::send_blocked(&st) {
+            return Err(e);
+        }
+        if st.held < self.capacity && !st.has_ungranted_waiters() {
+            st.held += 1;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Queues `value` in a capacity slot the caller already holds (from
+    /// `poll_acquire`/`try_acquire`). When the channel can no longer
+    /// deliver, the value is handed back and the slot released.
+    pub(crate) fn push_acquired(&self, value: T) -> Result<Pushed<T>, (T, ChannelError)> {
+        let mut st = self.lock();
+        if let Some(e) = Self::send_blocked(&st) {
+            let pass_on = st.release_slot();
+            drop(st);
+            wake(pass_on);
+            return Err((value, e));
+        }
+        st.queue.push_back(Slot {
+            value,
+            credit: None,
+        });
+        Ok(st.after_push())
+    }
+
+    /// Gives back a capacity slot taken and not used.
+    pub(crate) fn release_acquired(&self) {
+        let pass_on = self.lock().release_slot();
+        wake(pass_on);
+    }
+
+    /// A waiting sender gave up its place (its future was dropped, or it
+    /// sent another way); a slot it had been handed goes to the next one.
+    pub(crate) fn forget_waiter(&self, waiter: &mut Option<u64>) {
+        if waiter.is_none() {
+            return;
+        }
+        let pass_on = self.lock().forget_sender(waiter);
+        wake(pass_on);
+    }
+
+    /// Enqueues a value that arrived from a session, bypassing the capacity
+    /// (the credit window it was granted bounds it instead).
+    pub(crate) fn push_fed(
+        &self,
+        value: T,
+        credit: CreditToken,
+    ) -> Result<Pushed<T>, ChannelError> {
+        let mut st = self.lock();
+        if matches!(st.consumer, Consumer::Gone) || st.rx_closed {
+            return Err(st.error.clone().unwrap_or(ChannelError::Closed));
+        }
+        st.queue.push_back(Slot {
+            value,
+            credit: Some(credit),
+        });
+        Ok(st.after_push())
+    }
+}
