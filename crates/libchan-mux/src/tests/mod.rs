@@ -4,6 +4,7 @@ mod close;
 mod flow;
 mod handshake;
 mod input;
+mod open_kinds;
 mod proptests;
 mod streams;
 mod timers;
