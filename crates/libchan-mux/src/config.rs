@@ -18,10 +18,13 @@ pub const DEFAULT_MAX_FRAME_SIZE: u32 = 4 << 20;
 /// HELLO arrives a sender assumes this value, so it must be allowed everywhere.
 pub const MIN_MAX_FRAME_SIZE: u32 = 1024;
 
-/// Default per-stream receive window: 256 KiB. Enough to keep a LAN link
-/// busy per stream, while a stalled receiver with thousands of channels
-/// costs bounded memory (window + one frame per stream).
-pub const DEFAULT_INITIAL_WINDOW: u64 = 256 << 10;
+/// Default per-stream receive window: 1 MiB. One stream's throughput is at
+/// most a window per credit round trip; on loopback with the tasks on two
+/// busy cores that round trip is tens of microseconds, and 256 KiB (four
+/// 64 KiB messages) held a single stream to about half the socket's speed,
+/// where 1 MiB keeps it busy (docs/BENCHMARKS.md). Memory stays bounded by
+/// the session window, all streams together, not by streams × window.
+pub const DEFAULT_INITIAL_WINDOW: u64 = 1 << 20;
 
 /// Smallest `INITIAL_WINDOW` a peer may announce: 1 KiB. Before a peer's
 /// HELLO arrives a sender assumes this value (so optimistic sends can never
@@ -49,7 +52,7 @@ pub const DEFAULT_MAX_PENDING_OPENS: u64 = DEFAULT_MAX_STREAMS;
 /// and not yet consumed by the application. With one frame of overdraft
 /// this is what one connection can make us buffer inbound, however many
 /// channels its peer opens and we leave unread: 16 MiB keeps dozens of busy
-/// streams at full speed (each has at most a 256 KiB window) while a
+/// streams at full speed (each has at most a 1 MiB window) while a
 /// hostile peer with thousands of unread channels costs tens of MiB, not
 /// gigabytes.
 pub const DEFAULT_SESSION_WINDOW: u64 = 16 << 20;
@@ -96,7 +99,7 @@ pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
 /// | field | default | what it bounds |
 /// |---|---|---|
 /// | `max_frame_size` | 4 MiB ([`DEFAULT_MAX_FRAME_SIZE`]) | the largest message we accept (a message is one frame); a larger one sent to us is refused with `LIMIT_EXCEEDED` at the sender |
-/// | `initial_window` | 256 KiB ([`DEFAULT_INITIAL_WINDOW`]) | bytes of one stream received and not yet consumed |
+/// | `initial_window` | 1 MiB ([`DEFAULT_INITIAL_WINDOW`]) | bytes of one stream received and not yet consumed |
 /// | `session_window` | 16 MiB ([`DEFAULT_SESSION_WINDOW`]) | the same, all streams together |
 /// | `max_streams` | 4096 ([`DEFAULT_MAX_STREAMS`]) | streams the peer may have open toward us |
 /// | `max_pending_opens` | 4096 ([`DEFAULT_MAX_PENDING_OPENS`]) | nested streams the peer opened that no decoded message named yet |

@@ -6,11 +6,11 @@ use libchan_core::{ChannelError, Request, Session, SessionError, SessionExt};
 use crate::{within, Harness};
 
 /// Bytes in each chunk of the graceful-close case: large enough that the
-/// chunks left unread overflow a default credit window (256 KiB) into the
+/// chunks left unread overflow a default credit window (1 MiB) into the
 /// sender's queue.
-const CHUNK: usize = 16 * 1024;
+const CHUNK: usize = 64 * 1024;
 /// Chunks sent per direction.
-const CHUNKS: u32 = 270;
+const CHUNKS: u32 = 100;
 /// Chunks the receiver leaves unread until the sender has closed: within a
 /// channel's default capacity (32), so the senders can finish first.
 const UNREAD: u32 = 30;
