@@ -480,3 +480,51 @@ async fn an_unknown_reference_resets_the_stream_with_unknown_reference() {
     let code = within("the peer", peer).await.expect("peer");
     assert_eq!(code, libchan_mux::ErrorCode::UNKNOWN_REFERENCE);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_after_a_message_that_fails_to_decode_reaches_the_receiver() {
+    let raw = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = raw.local_addr().expect("addr");
+    let (attached_tx, attached_rx) = tokio::sync::oneshot::channel::<()>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    // The peer sends one good message; once the receiver has it, one write
+    // carries a message that is not a `u32` and a good one behind it.
+    let peer = tokio::spawn(async move {
+        let (mut sock, _) = raw.accept().await.expect("accept");
+        let mut proto = scripted_acceptor();
+        let id = proto.open(StreamKind::OpenerSends, true).expect("open");
+        proto.send_data(id, b"1").expect("send");
+        let out = proto.poll_transmit().expect("frames");
+        sock.write_all(&out).await.expect("write");
+        attached_rx
+            .await
+            .expect("the receiver got the first message");
+        proto.send_data(id, b"\"not a number\"").expect("send");
+        proto.send_data(id, b"3").expect("send");
+        let out = proto.poll_transmit().expect("frames");
+        sock.write_all(&out).await.expect("write");
+        // Held open until the receiver has seen the failure.
+        let _ = done_rx.await;
+        drop(sock);
+    });
+    let session = connect(addr, Config::new(Json)).await.expect("connect");
+    let mut rx = within("accept", session.accept::<u32>())
+        .await
+        .expect("accept")
+        .expect("the peer's channel");
+    let first = within("the first message", rx.recv()).await;
+    assert!(matches!(first, Ok(Some(1))), "got {first:?}");
+    attached_tx.send(()).expect("peer waiting");
+    let next = within("the failed message", rx.recv()).await;
+    assert!(
+        matches!(next, Err(ChannelError::Decode(_))),
+        "the message after a decode failure must not be delivered ahead of it, got {next:?}"
+    );
+    let after = within("after the failure", rx.recv()).await;
+    assert!(
+        matches!(after, Err(ChannelError::Decode(_))),
+        "the failure is sticky, got {after:?}"
+    );
+    done_tx.send(()).expect("peer waiting");
+    within("the peer", peer).await.expect("peer");
+}

@@ -195,11 +195,10 @@ impl fmt::Debug for ExportedReceiver {
 pub struct Feed(Box<dyn ErasedFeed>);
 
 trait ErasedFeed: Send + Sync {
-    fn deliver(
+    fn deliver_batch(
         &self,
         codec: &dyn Codec,
-        bytes: &[u8],
-        credit: CreditToken,
+        batch: &mut dyn Iterator<Item = (&[u8], CreditToken)>,
     ) -> Result<(), ChannelError>;
     fn fail(&self, err: ChannelError);
     fn sender_any(&self) -> Box<dyn Any + Send>;
@@ -211,16 +210,29 @@ struct TypedFeed<T> {
 }
 
 impl<T: Payload> ErasedFeed for TypedFeed<T> {
-    fn deliver(
+    fn deliver_batch(
         &self,
         codec: &dyn Codec,
-        bytes: &[u8],
-        credit: CreditToken,
+        batch: &mut dyn Iterator<Item = (&[u8], CreditToken)>,
     ) -> Result<(), ChannelError> {
-        let value = T::decode(codec, bytes).map_err(|e| ChannelError::Decode(Arc::new(e)))?;
-        let pushed = self.sender.chan.push_fed(value, credit)?;
-        pushed.run(&self.sender.chan);
-        Ok(())
+        // Decoded outside the channel lock (a `Deserialize` impl is user
+        // code), queued under one lock.
+        let mut decoded = Vec::with_capacity(batch.size_hint().0);
+        let mut failed = None;
+        for (bytes, credit) in &mut *batch {
+            match T::decode(codec, bytes) {
+                Ok(value) => decoded.push((value, credit)),
+                Err(e) => {
+                    failed = Some(ChannelError::Decode(Arc::new(e)));
+                    break;
+                }
+            }
+        }
+        if !decoded.is_empty() {
+            let pushed = self.sender.chan.push_fed(decoded)?;
+            pushed.run(&self.sender.chan);
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     fn fail(&self, err: ChannelError) {
@@ -249,7 +261,27 @@ impl Feed {
         bytes: &[u8],
         credit: CreditToken,
     ) -> Result<(), ChannelError> {
-        self.0.deliver(codec, bytes, credit)
+        self.0
+            .deliver_batch(codec, &mut std::iter::once((bytes, credit)))
+    }
+
+    /// Decodes messages the peer sent, in order, and queues them for the
+    /// channel's consumer under one lock, waking (or pumping) it once: what
+    /// a session does with the messages of one stream that one read
+    /// brought. Each message comes with its credit token.
+    ///
+    /// Stops at the first message that is not a `T`: the messages before it
+    /// are queued, it fails with [`ChannelError::Decode`], and the rest stay
+    /// in `batch` for the caller (the session resets the stream, so it only
+    /// returns their credit). Fails with [`ChannelError::Closed`] if the
+    /// consumer is gone; the messages decoded so far are dropped, which
+    /// releases the ends they carried.
+    pub fn deliver_batch(
+        &self,
+        codec: &dyn Codec,
+        batch: &mut dyn Iterator<Item = (&[u8], CreditToken)>,
+    ) -> Result<(), ChannelError> {
+        self.0.deliver_batch(codec, batch)
     }
 
     /// The stream broke: the consumer sees `err` after what is queued.

@@ -12,7 +12,7 @@ use libchan_core::{ByteStream, ChannelError, NestError};
 use super::byte_stream::MuxByteStream;
 use super::callbacks::{CancelOnGone, StreamCredit};
 use super::sink::MuxSink;
-use super::state::{owned, Effect, Shared, State};
+use super::state::{owned, Batch, Effect, Shared, State};
 use crate::{ErrorCode, StreamId, StreamKind};
 
 thread_local! {
@@ -27,15 +27,15 @@ thread_local! {
     static IMPORTER: RefCell<Option<Box<SessionImporter>>> = const { RefCell::new(None) };
 }
 
-/// Decodes one message into its channel; on failure resets the stream.
-/// Receivers the message carried get what was buffered for them before
-/// this returns.
+/// Decodes a batch of one stream's messages into its channel; on failure
+/// resets the stream. Receivers the messages carried get what was buffered
+/// for them before this returns.
 pub(crate) fn deliver(
     shared: &Arc<Shared>,
     feed: &Feed,
     credit: &Arc<StreamCredit>,
     id: StreamId,
-    payload: Bytes,
+    batch: &Batch,
 ) {
     let Some(codec) = shared.agreed.get() else {
         // Data cannot arrive before the handshake settles the codec.
@@ -44,13 +44,18 @@ pub(crate) fn deliver(
         ));
         return;
     };
-    let credit = CreditToken::new(credit.clone(), id.0, payload.len());
     let mut importer = IMPORTER.with(|i| i.borrow_mut().take()).unwrap_or_default();
     importer.shared = Some(shared.clone());
     importer.bad_reference = false;
     DEPTH.with(|d| d.set(d.get() + 1));
-    let (result, mut importer) =
-        with_importer_boxed(importer, || feed.deliver(&**codec, &payload, credit));
+    let mut rest = batch.as_slice().iter();
+    let (result, mut importer) = {
+        let mut items = rest.by_ref().map(|payload| {
+            let token = CreditToken::new(credit.clone(), id.0, payload.len());
+            (&payload[..], token)
+        });
+        with_importer_boxed(importer, || feed.deliver_batch(&**codec, &mut items))
+    };
     let depth = DEPTH.with(|d| {
         d.set(d.get() - 1);
         d.get()
@@ -65,9 +70,15 @@ pub(crate) fn deliver(
             ChannelError::Closed => ErrorCode::CANCEL,
             _ => ErrorCode::INTERNAL_ERROR,
         };
+        // The messages after the one that failed are never decoded: their
+        // credit goes back to the session window with the stream's.
+        let undelivered: usize = rest.map(Bytes::len).sum();
         let dead = {
             let mut st = shared.lock();
             st.proto.reset(id, code, &super::codes::with_causes(&err));
+            if undelivered > 0 {
+                st.proto.consumed_session(undelivered);
+            }
             st.remove_stream(id)
         };
         shared.writer_wake.notify_one();
@@ -107,12 +118,12 @@ pub(crate) fn flush(shared: &Arc<Shared>, id: StreamId) {
                 entry.flushing = false;
                 return;
             };
-            match entry.pending.pop_front() {
-                Some(payload) => {
+            match entry.pending.is_empty() {
+                false => {
                     entry.flushing = true;
-                    Some((feed, credit, payload))
+                    Some((feed, credit, Batch::take(&mut entry.pending)))
                 }
-                None => {
+                true => {
                     entry.flushing = false;
                     if let Some(err) = entry.reset.clone() {
                         // The stream or session broke after these messages.
@@ -131,7 +142,7 @@ pub(crate) fn flush(shared: &Arc<Shared>, id: StreamId) {
             }
         };
         match next {
-            Some((feed, credit, payload)) => deliver(shared, &feed, &credit, id, payload),
+            Some((feed, credit, batch)) => deliver(shared, &feed, &credit, id, &batch),
             None => return,
         }
     }
@@ -303,25 +314,37 @@ impl InboundSlot for Slot {
     }
 }
 
-/// Classifies one DATA payload for a message stream under the lock.
-pub(crate) fn on_data(st: &mut State, id: StreamId, payload: Bytes) -> Option<Effect> {
+/// Classifies one DATA payload under the lock: for a receiver that is
+/// attached and has nothing buffered, it joins the batch the previous
+/// payload started if that was the same stream's (one read's consecutive
+/// messages of a stream are decoded and queued together).
+pub(crate) fn on_data(st: &mut State, id: StreamId, payload: Bytes, effects: &mut Vec<Effect>) {
     let Some(entry) = st.streams.get_mut(&id) else {
         // A stream we already let go of: give the credit back and move on.
         st.proto.consumed(id, payload.len());
         st.proto.consumed_session(payload.len());
-        return None;
+        return;
     };
     if let Some(bytes) = entry.bytes.as_mut() {
         bytes.inbound.push_back(owned(payload));
-        return bytes.read_waker.take().map(Effect::Wake);
+        effects.extend(bytes.read_waker.take().map(Effect::Wake));
+        return;
     }
     match (&entry.feed, &entry.credit) {
         (Some(feed), Some(credit)) if entry.pending.is_empty() && !entry.flushing => {
-            Some(Effect::Deliver(feed.clone(), credit.clone(), id, payload))
+            if let Some(Effect::Deliver(_, _, last, batch)) = effects.last_mut() {
+                if *last == id {
+                    batch.push(payload);
+                    return;
+                }
+            }
+            effects.push(Effect::Deliver(
+                feed.clone(),
+                credit.clone(),
+                id,
+                Batch::One(payload),
+            ));
         }
-        _ => {
-            entry.pending.push_back(owned(payload));
-            None
-        }
+        _ => entry.pending.push_back(owned(payload)),
     }
 }

@@ -94,11 +94,7 @@ pub(crate) fn process(shared: &Arc<Shared>, st: &mut State) -> Vec<Effect> {
                     effects.push(Effect::Drop(Box::new(fd)));
                 }
             }
-            Event::Data { id, payload } => {
-                if let Some(e) = on_data(st, id, payload) {
-                    effects.push(e);
-                }
-            }
+            Event::Data { id, payload } => on_data(st, id, payload, &mut effects),
             Event::Credit { id } => on_credit(st, id, &mut effects),
             Event::Closed { id } => effects.push(Effect::PeerClosed(id)),
             Event::Reset { id, code, reason } => effects.push(Effect::PeerReset(id, code, reason)),

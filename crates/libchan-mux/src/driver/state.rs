@@ -188,9 +188,47 @@ pub(crate) fn owned(payload: Bytes) -> Bytes {
     }
 }
 
+/// The messages of one stream delivered together: those one read brought
+/// (consecutive in the input), or those buffered before a receiver was
+/// attached.
+pub(crate) enum Batch {
+    One(Bytes),
+    Many(Vec<Bytes>),
+}
+
+impl Batch {
+    /// Takes every message `pending` holds, in order.
+    pub(crate) fn take(pending: &mut VecDeque<Bytes>) -> Self {
+        if pending.len() == 1 {
+            if let Some(one) = pending.pop_front() {
+                return Batch::One(one);
+            }
+        }
+        Batch::Many(pending.drain(..).collect())
+    }
+
+    pub(crate) fn push(&mut self, payload: Bytes) {
+        match self {
+            Batch::Many(all) => all.push(payload),
+            Batch::One(first) => {
+                let first = std::mem::take(first);
+                *self = Batch::Many(vec![first, payload]);
+            }
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[Bytes] {
+        match self {
+            Batch::One(one) => std::slice::from_ref(one),
+            Batch::Many(all) => all,
+        }
+    }
+}
+
 /// Work to do after the state lock is released.
 pub(crate) enum Effect {
-    Deliver(Arc<Feed>, Arc<StreamCredit>, StreamId, Bytes),
+    /// Decode messages into a channel: one lock and one wake-up for them all.
+    Deliver(Arc<Feed>, Arc<StreamCredit>, StreamId, Batch),
     /// Deliver a stream's buffered messages (and finish it if it ended).
     Flush(StreamId),
     Pump(DrainHandle),
@@ -421,8 +459,8 @@ impl Shared {
     pub(crate) fn run(self: &Arc<Self>, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Deliver(feed, credit, id, payload) => {
-                    crate::driver::deliver::deliver(self, &feed, &credit, id, payload);
+                Effect::Deliver(feed, credit, id, batch) => {
+                    crate::driver::deliver::deliver(self, &feed, &credit, id, &batch);
                 }
                 Effect::Flush(id) => crate::driver::deliver::flush(self, id),
                 Effect::Pump(drain) => drain.pump(),

@@ -144,21 +144,27 @@ impl<T> Chan<T> {
         wake(pass_on);
     }
 
-    /// Enqueues a value that arrived from a session, bypassing the capacity
-    /// (the credit window it was granted bounds it instead).
+    /// Enqueues values that arrived from a session, in order, bypassing the
+    /// capacity (the credit window they were granted bounds them instead):
+    /// one lock and one wake-up (or pump) for the whole batch.
     pub(crate) fn push_fed(
         &self,
-        value: T,
-        credit: CreditToken,
+        values: impl IntoIterator<Item = (T, CreditToken)>,
     ) -> Result<Pushed<T>, ChannelError> {
         let mut st = self.lock();
-        if matches!(st.consumer, Consumer::Gone) || st.rx_closed {
-            return Err(st.error.clone().unwrap_or(ChannelError::Closed));
+        if let Some(e) = &st.error {
+            // Broken: the consumer sees the error after what is queued, and
+            // nothing may come after it.
+            return Err(e.clone());
         }
-        st.queue.push_back(Slot {
-            value,
-            credit: Some(credit),
-        });
+        if matches!(st.consumer, Consumer::Gone) || st.rx_closed {
+            return Err(ChannelError::Closed);
+        }
+        st.queue
+            .extend(values.into_iter().map(|(value, credit)| Slot {
+                value,
+                credit: Some(credit),
+            }));
         Ok(st.after_push())
     }
 }
