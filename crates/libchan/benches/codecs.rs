@@ -12,6 +12,11 @@
 //! counts are calibrated per case so that each sample takes about
 //! [`SAMPLE`] (a tenth of that with `LIBCHAN_BENCH_QUICK=1`).
 //! `LIBCHAN_BENCH_FILTER=json` (or `64 KiB`, `msgpack 16 B`) runs a subset.
+//!
+//! The bridge rows (`LIBCHAN_BENCH_FILTER=bridge`) price the run-time codec
+//! choice: the msgpack codec through `Payload` (serde erased behind
+//! `dyn SerdeCodec`) beside rmp-serde called directly on the concrete type,
+//! monomorphized, for the same bytes.
 
 mod support;
 
@@ -187,8 +192,65 @@ where
     }
 }
 
+/// The erased bridge beside rmp-serde monomorphized, same value, same bytes.
+fn bench_bridge() {
+    let mut rows = Vec::new();
+    for (label, size) in [("16 B", 16usize), ("1 KiB", 1024)] {
+        if !support::selected(&format!("bridge {label}")) {
+            continue;
+        }
+        let value = blob(size);
+        let mut encoded = Vec::new();
+        value.encode(&Msgpack, &mut encoded).expect("a Blob encodes");
+        let direct = rmp_serde::to_vec_named(&value).expect("a Blob encodes");
+        assert_eq!(encoded, direct, "the codec writes what rmp-serde writes");
+        let mut out = Vec::with_capacity(encoded.len());
+        let erased_enc = measure(|| {
+            out.clear();
+            black_box(&value)
+                .encode(&Msgpack, &mut out)
+                .expect("a Blob encodes");
+            black_box(&out);
+        });
+        let direct_enc = measure(|| {
+            out.clear();
+            rmp_serde::encode::write_named(&mut out, black_box(&value)).expect("a Blob encodes");
+            black_box(&out);
+        });
+        let erased_dec = measure(|| {
+            black_box(Blob::decode(&Msgpack, black_box(&encoded)).expect("a Blob decodes"));
+        });
+        let direct_dec = measure(|| {
+            black_box(
+                rmp_serde::from_slice::<Blob>(black_box(&encoded)).expect("a Blob decodes"),
+            );
+        });
+        for (op, lib, base) in [
+            ("encode", erased_enc, direct_enc),
+            ("decode", erased_dec, direct_dec),
+        ] {
+            rows.push(Row {
+                what: format!("msgpack {op}, {label}: Payload vs direct"),
+                libchan: ns(lib),
+                baseline: ns(base),
+                unit: "ns",
+                higher_is_better: false,
+                target: "",
+            });
+        }
+    }
+    if !rows.is_empty() {
+        print(
+            "the run-time codec bridge: msgpack through Payload vs rmp-serde monomorphized (ns/op)",
+            "direct",
+            &rows,
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes flags such as `--bench`; nothing to parse.
+    bench_bridge();
     let serde_codecs: [(&str, &dyn Codec); 3] =
         [("json", &Json), ("msgpack", &Msgpack), ("xml", &Xml)];
     for (name, codec) in serde_codecs {

@@ -24,10 +24,24 @@ impl Connection {
         if payload.len() > self.peer_frame_limit() {
             return Err(self.too_large(id, payload.len()));
         }
-        self.send_data_with(id, |buf| {
-            buf.extend_from_slice(payload);
-            Ok(())
-        })
+        // The length is known: head and payload are appended as they are,
+        // with none of the split and rejoin an in-place encode needs.
+        frame::put_head(&mut self.transmit, FrameType::DATA, 0, id, payload.len());
+        self.transmit.extend_from_slice(payload);
+        self.account_data(id, payload.len());
+        Ok(())
+    }
+
+    /// Counts a DATA payload of `len` bytes just queued on `id` against the
+    /// stream's and the session's credit.
+    fn account_data(&mut self, id: StreamId, len: usize) {
+        if let Some(stream) = self.streams.get_mut(&id) {
+            stream.send.consume(len);
+            if stream.kind.is_message() {
+                self.counters.messages_out += 1;
+            }
+        }
+        self.send_session.consume(len);
     }
 
     /// Encodes a DATA frame straight into the transmit buffer: writes the
@@ -66,13 +80,7 @@ impl Connection {
         if let Some(dst) = self.transmit.get_mut(start..start + 4) {
             dst.copy_from_slice(&length.to_be_bytes());
         }
-        if let Some(stream) = self.streams.get_mut(&id) {
-            stream.send.consume(len);
-            if stream.kind.is_message() {
-                self.counters.messages_out += 1;
-            }
-        }
-        self.send_session.consume(len);
+        self.account_data(id, len);
         Ok(())
     }
 
