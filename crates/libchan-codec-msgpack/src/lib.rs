@@ -55,6 +55,7 @@
 #![deny(missing_docs)]
 
 mod guard;
+mod scan;
 
 use std::any::Any;
 use std::cell::Cell;
@@ -119,6 +120,20 @@ impl SerdeCodec for Msgpack {
             &mut dyn erased_serde::Deserializer<'_>,
         ) -> Result<(), erased_serde::Error>,
     ) -> Result<(), CodecError> {
+        if scan::one_value(bytes) {
+            // Well formed, every count within the bytes after it, nothing
+            // trailing: decoded from the slice, strings and bins borrowed
+            // rather than copied through a reader. The guard still limits
+            // nesting; its count cap (the whole message) is already met.
+            let budget = Budget::new(bytes.len());
+            let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+            de.set_max_depth(MAX_DEPTH + 1);
+            let mut erased =
+                <dyn erased_serde::Deserializer<'_>>::erase(Guarded::new(&mut de, &budget));
+            return visit(&mut erased).map_err(|e| CodecError::format(NAME, e));
+        }
+        // Anything else goes through the reader, which keeps the guard's
+        // count of bytes left exact and says where decoding failed.
         let budget = Budget::new(bytes.len());
         let left = &budget.left;
         let mut de = rmp_serde::Deserializer::new(Input { rest: bytes, left });

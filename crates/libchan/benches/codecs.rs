@@ -201,7 +201,9 @@ fn bench_bridge() {
         }
         let value = blob(size);
         let mut encoded = Vec::new();
-        value.encode(&Msgpack, &mut encoded).expect("a Blob encodes");
+        value
+            .encode(&Msgpack, &mut encoded)
+            .expect("a Blob encodes");
         let direct = rmp_serde::to_vec_named(&value).expect("a Blob encodes");
         assert_eq!(encoded, direct, "the codec writes what rmp-serde writes");
         let mut out = Vec::with_capacity(encoded.len());
@@ -221,9 +223,7 @@ fn bench_bridge() {
             black_box(Blob::decode(&Msgpack, black_box(&encoded)).expect("a Blob decodes"));
         });
         let direct_dec = measure(|| {
-            black_box(
-                rmp_serde::from_slice::<Blob>(black_box(&encoded)).expect("a Blob decodes"),
-            );
+            black_box(rmp_serde::from_slice::<Blob>(black_box(&encoded)).expect("a Blob decodes"));
         });
         for (op, lib, base) in [
             ("encode", erased_enc, direct_enc),
