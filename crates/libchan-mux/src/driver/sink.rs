@@ -185,13 +185,17 @@ impl MuxSink {
                 // HELLO) a message above the assumed size limit: keep it and
                 // send it when the stream may send again. Without credit the
                 // `send` returns at once (later ones queue in the channel,
-                // bounded by its capacity). With the send buffer full it
-                // waits: that is what holds back a producer spreading over
-                // many channels. Before the HELLO the outcome is open (the
-                // peer's real limit may be smaller still): it waits for it.
+                // bounded by its capacity), even if the send buffer is full
+                // too: credit comes only as the receiver reads, so waiting
+                // for it would hold a `send` the channel has room for. With
+                // credit and the send buffer full it waits: that is what
+                // holds back a producer spreading over many channels. Before
+                // the HELLO the outcome is open (the peer's real limit may
+                // be smaller still): it waits for it.
                 let uncertain =
                     st.proto.peer_settings().is_none() && payload.len() > st.proto.max_payload();
-                let wait = uncertain || st.proto.send_buffer_full();
+                let wait =
+                    uncertain || (st.proto.send_buffer_full() && st.proto.send_credit(self.id) > 0);
                 let Some(entry) = st.streams.get_mut(&self.id) else {
                     return Err(ChannelError::Closed);
                 };
