@@ -92,6 +92,17 @@ impl<T: Message + Default + Send + 'static> Payload for Proto<T> {
             (Ok(message), None) => Ok(Proto(message)),
         }
     }
+
+    /// `bytes::Bytes` fields (`#[prost(bytes = "bytes")]`) become slices of
+    /// the message's buffer instead of copies.
+    fn decode_shared(codec: &dyn Codec, bytes: &bytes::Bytes) -> Result<Self, CodecError> {
+        check::<T>(codec)?;
+        match scope::decode_pass(|| T::decode(bytes.clone())) {
+            (_, Some(nest)) => Err(CodecError::Nest(nest)),
+            (Err(e), None) => Err(CodecError::format(NAME, e)),
+            (Ok(message), None) => Ok(Proto(message)),
+        }
+    }
 }
 
 /// Only the protobuf codec carries prost messages.

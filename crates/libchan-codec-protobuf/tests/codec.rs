@@ -427,3 +427,30 @@ proptest! {
         prop_assert_eq!(round_trip(&Protobuf, &n).expect("numbered"), n);
     }
 }
+
+/// A message with a `bytes::Bytes` field.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Big {
+    #[prost(bytes = "bytes", tag = "1")]
+    data: bytes::Bytes,
+}
+
+#[test]
+fn a_shared_buffer_is_sliced_not_copied() {
+    let big = Proto(Big {
+        data: bytes::Bytes::from(vec![7u8; 64 * 1024]),
+    });
+    let mut out = Vec::new();
+    big.encode(&Protobuf, &mut out).expect("encodes");
+    let buffer = bytes::Bytes::from(out);
+    let shared = Proto::<Big>::decode_shared(&Protobuf, &buffer).expect("decodes");
+    assert_eq!(shared, big);
+    let inside = buffer.as_ptr_range();
+    assert!(
+        inside.contains(&shared.0.data.as_ptr()),
+        "the field is a slice of the message's buffer"
+    );
+    let copied = Proto::<Big>::decode(&Protobuf, &buffer).expect("decodes");
+    assert_eq!(copied, big);
+    assert!(!inside.contains(&copied.0.data.as_ptr()), "decode copies");
+}

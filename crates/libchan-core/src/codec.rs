@@ -73,6 +73,16 @@ pub trait Payload: Send + Sized + 'static {
 
     /// Decodes one value from exactly `bytes`.
     fn decode(codec: &dyn Codec, bytes: &[u8]) -> Result<Self, CodecError>;
+
+    /// Decodes one value from exactly `bytes`, a buffer the message has to
+    /// itself: a type that can share it (prost's `bytes::Bytes` fields, say)
+    /// may keep slices of it instead of copying. Sessions call this for
+    /// large messages, whose buffer holds nothing else, so a value that
+    /// keeps a slice keeps no more than its own message. The default copies,
+    /// through [`decode`](Self::decode).
+    fn decode_shared(codec: &dyn Codec, bytes: &bytes::Bytes) -> Result<Self, CodecError> {
+        Self::decode(codec, bytes)
+    }
 }
 
 impl<T> Payload for T

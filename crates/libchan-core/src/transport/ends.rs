@@ -190,6 +190,17 @@ impl fmt::Debug for ExportedReceiver {
 // ---------------------------------------------------------------------------
 // Session → channel: feeding and draining.
 
+/// The bytes of one message a session delivers.
+#[derive(Clone, Copy, Debug)]
+pub enum MessageBytes<'a> {
+    /// Part of a buffer shared with other data: decoded with
+    /// [`Payload::decode`], values copy what they keep.
+    Borrowed(&'a [u8]),
+    /// A buffer the message has to itself: decoded with
+    /// [`Payload::decode_shared`], values may keep slices of it.
+    Shared(&'a bytes::Bytes),
+}
+
 /// A session's place among a channel's producers: it delivers what the peer
 /// sends on one stream. Dropping the feed is the peer closing cleanly.
 pub struct Feed(Box<dyn ErasedFeed>);
@@ -198,7 +209,7 @@ trait ErasedFeed: Send + Sync {
     fn deliver_batch(
         &self,
         codec: &dyn Codec,
-        batch: &mut dyn Iterator<Item = (&[u8], CreditToken)>,
+        batch: &mut dyn Iterator<Item = (MessageBytes<'_>, CreditToken)>,
     ) -> Result<(), ChannelError>;
     fn fail(&self, err: ChannelError);
     fn sender_any(&self) -> Box<dyn Any + Send>;
@@ -213,14 +224,18 @@ impl<T: Payload> ErasedFeed for TypedFeed<T> {
     fn deliver_batch(
         &self,
         codec: &dyn Codec,
-        batch: &mut dyn Iterator<Item = (&[u8], CreditToken)>,
+        batch: &mut dyn Iterator<Item = (MessageBytes<'_>, CreditToken)>,
     ) -> Result<(), ChannelError> {
         // Decoded outside the channel lock (a `Deserialize` impl is user
         // code), queued under one lock.
         let mut decoded = Vec::with_capacity(batch.size_hint().0);
         let mut failed = None;
         for (bytes, credit) in &mut *batch {
-            match T::decode(codec, bytes) {
+            let value = match bytes {
+                MessageBytes::Borrowed(bytes) => T::decode(codec, bytes),
+                MessageBytes::Shared(bytes) => T::decode_shared(codec, bytes),
+            };
+            match value {
                 Ok(value) => decoded.push((value, credit)),
                 Err(e) => {
                     failed = Some(ChannelError::Decode(Arc::new(e)));
@@ -261,8 +276,8 @@ impl Feed {
         bytes: &[u8],
         credit: CreditToken,
     ) -> Result<(), ChannelError> {
-        self.0
-            .deliver_batch(codec, &mut std::iter::once((bytes, credit)))
+        let one = (MessageBytes::Borrowed(bytes), credit);
+        self.0.deliver_batch(codec, &mut std::iter::once(one))
     }
 
     /// Decodes messages the peer sent, in order, and queues them for the
@@ -279,7 +294,7 @@ impl Feed {
     pub fn deliver_batch(
         &self,
         codec: &dyn Codec,
-        batch: &mut dyn Iterator<Item = (&[u8], CreditToken)>,
+        batch: &mut dyn Iterator<Item = (MessageBytes<'_>, CreditToken)>,
     ) -> Result<(), ChannelError> {
         self.0.deliver_batch(codec, batch)
     }

@@ -42,7 +42,7 @@ mod ticket;
 pub use crate::chan::state::ConsumerGone;
 pub use ends::{
     receiver_from_incoming, sender_from_incoming, Breaker, DrainHandle, ExportedReceiver,
-    ExportedSender, Feed, InboundSlot, IncomingEnd,
+    ExportedSender, Feed, InboundSlot, IncomingEnd, MessageBytes,
 };
 pub use session::{Session, SessionExt, SessionId, SessionStats};
 pub use ticket::{send_ticket, SendTicket, Sent, TicketResolver};

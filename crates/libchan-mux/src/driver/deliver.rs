@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use libchan_core::nest::{with_importer_boxed, ChannelRef, Importer, RefKind};
-use libchan_core::transport::{CreditToken, Feed, InboundSlot, IncomingEnd};
+use libchan_core::transport::{CreditToken, Feed, InboundSlot, IncomingEnd, MessageBytes};
 use libchan_core::{ByteStream, ChannelError, NestError};
 
 use super::byte_stream::MuxByteStream;
@@ -52,7 +52,14 @@ pub(crate) fn deliver(
     let (result, mut importer) = {
         let mut items = rest.by_ref().map(|payload| {
             let token = CreditToken::new(credit.clone(), id.0, payload.len());
-            (&payload[..], token)
+            // A large payload has its own buffer (see the deframer): a
+            // value may keep slices of it without pinning anything else.
+            let bytes = if payload.len() >= crate::SMALL_PAYLOAD {
+                MessageBytes::Shared(payload)
+            } else {
+                MessageBytes::Borrowed(payload)
+            };
+            (bytes, token)
         });
         with_importer_boxed(importer, || feed.deliver_batch(&**codec, &mut items))
     };
