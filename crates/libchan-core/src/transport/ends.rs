@@ -227,8 +227,10 @@ impl<T: Payload> ErasedFeed for TypedFeed<T> {
         batch: &mut dyn Iterator<Item = (MessageBytes<'_>, CreditToken)>,
     ) -> Result<(), ChannelError> {
         // Decoded outside the channel lock (a `Deserialize` impl is user
-        // code), queued under one lock.
-        let mut decoded = Vec::with_capacity(batch.size_hint().0);
+        // code), queued under one. A lone message (the common case at low
+        // rates) allocates nothing here; `rest` grows only for a second.
+        let mut first = None;
+        let mut rest = Vec::new();
         let mut failed = None;
         for (bytes, credit) in &mut *batch {
             let value = match bytes {
@@ -236,15 +238,19 @@ impl<T: Payload> ErasedFeed for TypedFeed<T> {
                 MessageBytes::Shared(bytes) => T::decode_shared(codec, bytes),
             };
             match value {
-                Ok(value) => decoded.push((value, credit)),
+                Ok(value) if first.is_none() => first = Some((value, credit)),
+                Ok(value) => rest.push((value, credit)),
                 Err(e) => {
                     failed = Some(ChannelError::Decode(Arc::new(e)));
                     break;
                 }
             }
         }
-        if !decoded.is_empty() {
-            let pushed = self.sender.chan.push_fed(decoded)?;
+        if let Some(first) = first {
+            let pushed = self
+                .sender
+                .chan
+                .push_fed(std::iter::once(first).chain(rest))?;
             pushed.run(&self.sender.chan);
         }
         failed.map_or(Ok(()), Err)
