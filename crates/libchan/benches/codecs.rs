@@ -128,6 +128,18 @@ fn ns(d: Duration) -> f64 {
     d.as_secs_f64() * 1e9
 }
 
+/// A time-per-operation row (lower is better, no target).
+fn ns_row(what: String, lib: Duration, base: Duration) -> Row {
+    Row {
+        what,
+        libchan: ns(lib),
+        baseline: ns(base),
+        unit: "ns",
+        higher_is_better: false,
+        target: "",
+    }
+}
+
 fn bench_codec<P>(name: &str, codec: &dyn Codec, payload: fn(Blob) -> P)
 where
     P: Payload + PartialEq + std::fmt::Debug,
@@ -173,14 +185,8 @@ where
             ("encode", lib_encode, raw_enc),
             ("decode", lib_decode, raw_dec),
         ] {
-            rows.push(Row {
-                what: format!("{op}, {label}, wire {} B vs {} B", encoded.len(), raw.len()),
-                libchan: ns(lib),
-                baseline: ns(base),
-                unit: "ns",
-                higher_is_better: false,
-                target: "",
-            });
+            let what = format!("{op}, {label}, wire {} B vs {} B", encoded.len(), raw.len());
+            rows.push(ns_row(what, lib, base));
         }
     }
     if !rows.is_empty() {
@@ -229,14 +235,11 @@ fn bench_bridge() {
             ("encode", erased_enc, direct_enc),
             ("decode", erased_dec, direct_dec),
         ] {
-            rows.push(Row {
-                what: format!("msgpack {op}, {label}: Payload vs direct"),
-                libchan: ns(lib),
-                baseline: ns(base),
-                unit: "ns",
-                higher_is_better: false,
-                target: "",
-            });
+            rows.push(ns_row(
+                format!("msgpack {op}, {label}: Payload vs direct"),
+                lib,
+                base,
+            ));
         }
     }
     if !rows.is_empty() {
