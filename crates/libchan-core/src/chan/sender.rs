@@ -477,33 +477,14 @@ impl<T: Send + 'static> Future for SendFuture<'_, T> {
             };
         }
         let chan = &this.sender.chan;
-        if let Some(sent) = chan.try_send_direct(&mut this.value) {
-            chan.forget_waiter(&mut this.waiter);
-            return match sent {
-                Ok(crate::transport::Sent::Queued) => Poll::Ready(Ok(())),
-                Ok(crate::transport::Sent::Parked(ticket)) => {
-                    this.ticket = Some(ticket);
-                    Pin::new(this).poll(cx)
-                }
-                Err(e) => this.fail(e),
-            };
-        }
-        if this.value.is_none() {
-            return Poll::Ready(Ok(()));
-        }
-        match chan.poll_acquire(cx, &mut this.waiter) {
+        match chan.poll_send(cx, &mut this.value, &mut this.waiter) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) => this.fail(e),
-            Poll::Ready(Ok(())) => {
-                let value = this.value.take().expect("checked above");
-                match chan.push_acquired(value) {
-                    Ok(pushed) => {
-                        pushed.run(chan);
-                        Poll::Ready(Ok(()))
-                    }
-                    Err((value, e)) => Poll::Ready(Err(SendError::new(value, e))),
-                }
+            Poll::Ready(Ok(None | Some(crate::transport::Sent::Queued))) => Poll::Ready(Ok(())),
+            Poll::Ready(Ok(Some(crate::transport::Sent::Parked(ticket)))) => {
+                this.ticket = Some(ticket);
+                Pin::new(this).poll(cx)
             }
+            Poll::Ready(Err(e)) => this.fail(e),
         }
     }
 }

@@ -18,24 +18,89 @@ impl<T> Chan<T> {
         self: &Arc<Self>,
         value: &mut Option<T>,
     ) -> Option<Result<Sent, ChannelError>> {
-        let (sink, send_one) = {
-            let mut st = self.lock();
-            let Consumer::Drain { sink, send_one, .. } = &st.consumer else {
-                return None;
-            };
-            if value.is_none()
-                || st.error.is_some()
-                || st.pumping
-                || !st.queue.is_empty()
-                || !sink.has_credit()
-            {
-                return None;
+        let route = Self::direct_route(&mut self.lock(), value)?;
+        Some(self.send_direct(route, value))
+    }
+
+    /// One step of a `send`, under one lock when the message goes through
+    /// the queue: straight onto the drain's stream when it can take it now
+    /// (`Ok(Some)`, as [`try_send_direct`](Self::try_send_direct)),
+    /// otherwise a capacity slot taken and the value queued in the same
+    /// critical section (`Ok(None)`, the consumer woken or pumped), or a
+    /// place in line for a slot (`Pending`). On an error the value stays
+    /// in `value`, to hand back.
+    pub(crate) fn poll_send(
+        self: &Arc<Self>,
+        cx: &mut Context<'_>,
+        value: &mut Option<T>,
+        waiter: &mut Option<u64>,
+    ) -> Poll<Result<Option<Sent>, ChannelError>> {
+        let mut st = self.lock();
+        if let Some(route) = Self::direct_route(&mut st, value) {
+            drop(st);
+            let sent = self.send_direct(route, value);
+            if waiter.is_some() {
+                self.forget_waiter(waiter);
             }
-            let parts = (sink.clone(), *send_one);
-            st.pumping = true;
-            parts
+            return Poll::Ready(sent.map(Some));
+        }
+        if let Some(e) = Self::send_blocked(&st) {
+            let pass_on = st.forget_sender(waiter);
+            drop(st);
+            wake(pass_on);
+            return Poll::Ready(Err(e));
+        }
+        if value.is_none() {
+            // Polled again after it completed.
+            return Poll::Ready(Ok(None));
+        }
+        if !st.acquire(cx.waker(), waiter, self.capacity) {
+            return Poll::Pending;
+        }
+        st.queue.extend(value.take().map(|value| Slot {
+            value,
+            credit: None,
+        }));
+        let pushed = st.after_push();
+        drop(st);
+        pushed.run(self);
+        Poll::Ready(Ok(None))
+    }
+
+    /// The drain's stream and encoder when `value` can go straight onto
+    /// it: nothing queued or being sent ahead of it, and credit now. Marks
+    /// the channel as pumping, so nothing overtakes it meanwhile.
+    fn direct_route(
+        st: &mut State<T>,
+        value: &Option<T>,
+    ) -> Option<(Arc<dyn StreamSink>, SendOneFn<T>)> {
+        let Consumer::Drain { sink, send_one, .. } = &st.consumer else {
+            return None;
         };
-        let result = send_one(&*sink, value.as_ref()?);
+        if value.is_none()
+            || st.error.is_some()
+            || st.pumping
+            || !st.queue.is_empty()
+            || !sink.has_credit()
+        {
+            return None;
+        }
+        let parts = (sink.clone(), *send_one);
+        st.pumping = true;
+        Some(parts)
+    }
+
+    /// Encodes `value` onto the stream `direct_route` chose, then lets
+    /// anything queued meanwhile follow it.
+    fn send_direct(
+        self: &Arc<Self>,
+        (sink, send_one): (Arc<dyn StreamSink>, SendOneFn<T>),
+        value: &mut Option<T>,
+    ) -> Result<Sent, ChannelError> {
+        let result = match value.as_ref() {
+            Some(v) => send_one(&*sink, v),
+            None => Ok(Sent::Queued),
+        };
         if matches!(result, Ok(Sent::Queued)) {
             drop(value.take());
         }
@@ -54,11 +119,11 @@ impl<T> Chan<T> {
         match result {
             Ok(_) | Err(ChannelError::Encode(_) | ChannelError::Limit(_)) => {
                 after.run(self);
-                Some(result)
+                result
             }
             Err(dead) => {
                 self.break_consumer(dead.clone());
-                Some(Err(dead))
+                Err(dead)
             }
         }
     }
