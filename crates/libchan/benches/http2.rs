@@ -349,12 +349,6 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[((samples.len() - 1) as f64 * p).round() as usize]
 }
 
-fn median_of<F: FnMut() -> Duration>(rounds: usize, mut f: F) -> Duration {
-    let mut v: Vec<Duration> = (0..rounds).map(|_| f()).collect();
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn throughput_row(
     what: String,
     n: u64,
@@ -382,7 +376,6 @@ fn throughput_row(
 fn main() {
     let rt = runtime();
     let tls = tls();
-    let rounds = support::rounds();
     let sizes = [("16 B", 16usize, 200_000u64), ("64 KiB", 64 * 1024, 4_000)];
 
     let mut rows = Vec::new();
@@ -391,10 +384,10 @@ fn main() {
             continue;
         }
         let n = iters(full);
-        let raw = median_of(rounds, || rt.block_on(raw_one_way(n, size)));
-        let lib = median_of(rounds, || {
-            rt.block_on(libchan_one_way(Path::H2c, &tls, n, size))
-        });
+        let [raw, lib] =
+            support::interleaved([&mut || rt.block_on(raw_one_way(n, size)), &mut || {
+                rt.block_on(libchan_one_way(Path::H2c, &tls, n, size))
+            }]);
         let target = if size >= 1024 {
             ">= 0.80x (as tcp)"
         } else {
@@ -442,12 +435,10 @@ fn main() {
             continue;
         }
         let n = iters(full);
-        let direct = median_of(rounds, || {
-            rt.block_on(libchan_one_way(Path::Tls, &tls, n, size))
-        });
-        let proxied = median_of(rounds, || {
-            rt.block_on(libchan_one_way(Path::Haproxy, &tls, n, size))
-        });
+        let [direct, proxied] = support::interleaved([
+            &mut || rt.block_on(libchan_one_way(Path::Tls, &tls, n, size)),
+            &mut || rt.block_on(libchan_one_way(Path::Haproxy, &tls, n, size)),
+        ]);
         rows.push(throughput_row(
             format!("one-way, {name}, through haproxy"),
             n,

@@ -15,7 +15,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use support::{iters, per_op, print, Row};
+use support::{interleaved, iters, print, Row};
 
 const CAPACITY: usize = 32;
 
@@ -179,8 +179,10 @@ fn main() {
         for capacity in [CAPACITY, 1024] {
             for (size, payload) in [("16 B", &small), ("64 KiB", &large)] {
                 let n = iters(1_000_000);
-                let l = per_op(n, |n| libchan_throughput(&rt, capacity, n, payload.clone()));
-                let t = per_op(n, |n| tokio_throughput(&rt, capacity, n, payload.clone()));
+                let [l, t] = interleaved([
+                    &mut || libchan_throughput(&rt, capacity, n, payload.clone()) / n as u32,
+                    &mut || tokio_throughput(&rt, capacity, n, payload.clone()) / n as u32,
+                ]);
                 rows.push(Row {
                     what: format!("pipe throughput, {size}, capacity {capacity}"),
                     libchan: 1e-6 / l.as_secs_f64(),
@@ -193,8 +195,10 @@ fn main() {
         }
         for (size, payload) in [("16 B", &small), ("64 KiB", &large)] {
             let n = iters(100_000);
-            let l = per_op(n, |n| libchan_ping_pong(&rt, n, payload.clone()));
-            let t = per_op(n, |n| tokio_ping_pong(&rt, n, payload.clone()));
+            let [l, t] = interleaved([
+                &mut || libchan_ping_pong(&rt, n, payload.clone()) / n as u32,
+                &mut || tokio_ping_pong(&rt, n, payload.clone()) / n as u32,
+            ]);
             rows.push(Row {
                 what: format!("ping-pong round trip, {size}"),
                 libchan: l.as_secs_f64() * 1e6,
@@ -205,8 +209,10 @@ fn main() {
             });
         }
         let n = iters(100_000);
-        let l = per_op(n, |n| libchan_call(&rt, n, small.clone()));
-        let t = per_op(n, |n| tokio_call(&rt, n, small.clone()));
+        let [l, t] = interleaved([
+            &mut || libchan_call(&rt, n, small.clone()) / n as u32,
+            &mut || tokio_call(&rt, n, small.clone()) / n as u32,
+        ]);
         rows.push(Row {
             what: "request/response, fresh reply channel, 16 B".into(),
             libchan: l.as_secs_f64() * 1e6,

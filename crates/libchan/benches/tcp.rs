@@ -257,12 +257,6 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[i]
 }
 
-fn median_of<F: FnMut() -> Duration>(rounds: usize, mut f: F) -> Duration {
-    let mut v: Vec<Duration> = (0..rounds).map(|_| f()).collect();
-    v.sort();
-    v[v.len() / 2]
-}
-
 /// The scaling rows: totals beside one channel on one session.
 fn scaling() {
     if !support::selected("scaling") {
@@ -270,11 +264,12 @@ fn scaling() {
     }
     let rt = runtime(true);
     let n = iters(400_000);
-    let rounds = support::rounds();
     let per_sec = |d: Duration| n as f64 / d.as_secs_f64() * 1e-3;
-    let one = median_of(rounds, || rt.block_on(libchan_spread(1, 1, n)));
-    let hundred = median_of(rounds, || rt.block_on(libchan_spread(1, 100, n)));
-    let four = median_of(rounds, || rt.block_on(libchan_spread(4, 1, n)));
+    let [one, hundred, four] = support::interleaved([
+        &mut || rt.block_on(libchan_spread(1, 1, n)),
+        &mut || rt.block_on(libchan_spread(1, 100, n)),
+        &mut || rt.block_on(libchan_spread(4, 1, n)),
+    ]);
     let rows = [
         Row {
             what: "one-way 16 B, 100 channels on one session".into(),
@@ -317,36 +312,33 @@ fn main() {
                 continue;
             }
             let n = iters(full);
-            let rounds = support::rounds();
-            let raw = median_of(rounds, || rt.block_on(raw_one_way(n, size)));
+            let [raw, json, msgpack, xml, protobuf] = support::interleaved([
+                &mut || rt.block_on(raw_one_way(n, size)),
+                &mut || rt.block_on(libchan_one_way(Arc::new(Json), n, "a".repeat(size))),
+                &mut || {
+                    rt.block_on(libchan_one_way(
+                        Arc::new(Msgpack),
+                        n,
+                        Bytes::from(vec![b'a'; size]),
+                    ))
+                },
+                &mut || rt.block_on(libchan_one_way(Arc::new(Xml), n, "a".repeat(size))),
+                &mut || {
+                    rt.block_on(libchan_one_way(
+                        Arc::new(Protobuf),
+                        n,
+                        Proto(ProtoBlob {
+                            bytes: Bytes::from(vec![b'a'; size]),
+                        }),
+                    ))
+                },
+            ]);
             let per_sec = |d: Duration| n as f64 / d.as_secs_f64();
             let (unit, scale) = if size >= 1024 {
                 ("MB/s", size as f64 / 1e6)
             } else {
                 ("k/s", 1e-3)
             };
-            let json = median_of(rounds, || {
-                rt.block_on(libchan_one_way(Arc::new(Json), n, "a".repeat(size)))
-            });
-            let msgpack = median_of(rounds, || {
-                rt.block_on(libchan_one_way(
-                    Arc::new(Msgpack),
-                    n,
-                    Bytes::from(vec![b'a'; size]),
-                ))
-            });
-            let xml = median_of(rounds, || {
-                rt.block_on(libchan_one_way(Arc::new(Xml), n, "a".repeat(size)))
-            });
-            let protobuf = median_of(rounds, || {
-                rt.block_on(libchan_one_way(
-                    Arc::new(Protobuf),
-                    n,
-                    Proto(ProtoBlob {
-                        bytes: Bytes::from(vec![b'a'; size]),
-                    }),
-                ))
-            });
             for (codec, lib) in [
                 ("json String", json),
                 ("msgpack Bytes", msgpack),

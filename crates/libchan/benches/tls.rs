@@ -201,12 +201,6 @@ async fn libchan_handshakes(pki: &Pki, n: u64) -> Duration {
     start.elapsed()
 }
 
-fn median_of<F: FnMut() -> Duration>(rounds: usize, mut f: F) -> Duration {
-    let mut v: Vec<Duration> = (0..rounds).map(|_| f()).collect();
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
     let pki = pki();
     for (label, multi) in [
@@ -215,30 +209,29 @@ fn main() {
     ] {
         let rt = runtime(multi);
         let mut rows = Vec::new();
-        let rounds = support::rounds();
         for (name, size, full) in [("16 B", 16usize, 200_000u64), ("64 KiB", 64 * 1024, 2_000)] {
             if !support::selected(&format!("tls one-way {name} {label}")) {
                 continue;
             }
             let n = iters(full);
-            let raw = median_of(rounds, || rt.block_on(raw_one_way(&pki, n, size)));
+            let [raw, json, msgpack] = support::interleaved([
+                &mut || rt.block_on(raw_one_way(&pki, n, size)),
+                &mut || rt.block_on(libchan_one_way(&pki, Arc::new(Json), n, "a".repeat(size))),
+                &mut || {
+                    rt.block_on(libchan_one_way(
+                        &pki,
+                        Arc::new(Msgpack),
+                        n,
+                        Bytes::from(vec![b'a'; size]),
+                    ))
+                },
+            ]);
             let per_sec = |d: Duration| n as f64 / d.as_secs_f64();
             let (unit, scale) = if size >= 1024 {
                 ("MB/s", size as f64 / 1e6)
             } else {
                 ("k/s", 1e-3)
             };
-            let json = median_of(rounds, || {
-                rt.block_on(libchan_one_way(&pki, Arc::new(Json), n, "a".repeat(size)))
-            });
-            let msgpack = median_of(rounds, || {
-                rt.block_on(libchan_one_way(
-                    &pki,
-                    Arc::new(Msgpack),
-                    n,
-                    Bytes::from(vec![b'a'; size]),
-                ))
-            });
             for (codec, lib) in [("json String", json), ("msgpack Bytes", msgpack)] {
                 rows.push(Row {
                     what: format!("one-way, {name}, {codec}"),
@@ -255,8 +248,10 @@ fn main() {
         }
         if support::selected(&format!("tls handshakes {label}")) {
             let n = iters(400);
-            let raw = median_of(rounds, || rt.block_on(raw_handshakes(&pki, n)));
-            let lib = median_of(rounds, || rt.block_on(libchan_handshakes(&pki, n)));
+            let [raw, lib] =
+                support::interleaved([&mut || rt.block_on(raw_handshakes(&pki, n)), &mut || {
+                    rt.block_on(libchan_handshakes(&pki, n))
+                }]);
             let per_sec = |d: Duration| n as f64 / d.as_secs_f64();
             rows.push(Row {
                 what: "handshakes, full, sequential".to_string(),

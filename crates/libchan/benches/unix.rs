@@ -246,15 +246,8 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[i]
 }
 
-fn median_of<F: FnMut() -> Duration>(rounds: usize, mut f: F) -> Duration {
-    let mut v: Vec<Duration> = (0..rounds).map(|_| f()).collect();
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
     let rt = runtime();
-    let rounds = support::rounds();
     let mut raw_rows = Vec::new();
     let mut ipc_rows = Vec::new();
     for (name, size, full, target) in [
@@ -271,9 +264,11 @@ fn main() {
             ("k/s", 1e-3)
         };
         let per_sec = |d: Duration| n as f64 / d.as_secs_f64() * scale;
-        let raw = median_of(rounds, || rt.block_on(raw_one_way(n, size)));
-        let lib = median_of(rounds, || rt.block_on(libchan_one_way(n, size)));
-        let ipc = median_of(rounds, || ipc_one_way(n, size));
+        let [raw, lib, ipc] = support::interleaved([
+            &mut || rt.block_on(raw_one_way(n, size)),
+            &mut || rt.block_on(libchan_one_way(n, size)),
+            &mut || ipc_one_way(n, size),
+        ]);
         raw_rows.push(Row {
             what: format!("one-way, {name}, msgpack Bytes"),
             libchan: per_sec(lib),
@@ -293,9 +288,11 @@ fn main() {
     }
     if support::selected("unix bulk") {
         let mb = |d: Duration| (bulk_blocks() << 20) as f64 / d.as_secs_f64() / 1e6;
-        let raw = median_of(rounds, || rt.block_on(raw_bulk()));
-        let mux = median_of(rounds, || rt.block_on(mux_bulk()));
-        let fd = median_of(rounds, || rt.block_on(passed_fd_bulk()));
+        let [raw, mux, fd] = support::interleaved([
+            &mut || rt.block_on(raw_bulk()),
+            &mut || rt.block_on(mux_bulk()),
+            &mut || rt.block_on(passed_fd_bulk()),
+        ]);
         raw_rows.push(Row {
             what: "byte stream over the session, bulk".into(),
             libchan: mb(mux),

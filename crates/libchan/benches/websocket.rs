@@ -112,12 +112,6 @@ async fn libchan_one_way(n: u64, size: usize) -> Duration {
     start.elapsed()
 }
 
-fn median_of<F: FnMut() -> Duration>(rounds: usize, mut f: F) -> Duration {
-    let mut v: Vec<Duration> = (0..rounds).map(|_| f()).collect();
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
     for (label, multi) in [
         ("multi-thread runtime", true),
@@ -130,9 +124,10 @@ fn main() {
                 continue;
             }
             let n = iters(full);
-            let rounds = support::rounds();
-            let raw = median_of(rounds, || rt.block_on(raw_one_way(n, size)));
-            let lib = median_of(rounds, || rt.block_on(libchan_one_way(n, size)));
+            let [raw, lib] =
+                support::interleaved([&mut || rt.block_on(raw_one_way(n, size)), &mut || {
+                    rt.block_on(libchan_one_way(n, size))
+                }]);
             let per_sec = |d: Duration| n as f64 / d.as_secs_f64();
             let (unit, scale) = if size >= 1024 {
                 ("MB/s", size as f64 / 1e6)

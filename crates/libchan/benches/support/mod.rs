@@ -36,9 +36,30 @@ pub fn iters(full: u64) -> u64 {
 /// Runs `f` (which performs `n` operations and returns the elapsed time)
 /// `rounds()` times and returns the median time per operation.
 pub fn per_op(n: u64, mut f: impl FnMut(u64) -> Duration) -> Duration {
-    let mut samples: Vec<Duration> = (0..rounds()).map(|_| f(n) / n as u32).collect();
-    samples.sort();
-    samples[samples.len() / 2]
+    let [median] = interleaved([&mut || f(n) / n as u32]);
+    median
+}
+
+/// Runs every contender once per round, in turn, for `rounds()` rounds,
+/// and returns each one's median sample, in the order given.
+///
+/// Taking all of one contender's samples before the next lets the
+/// machine's drift (clock frequency, a neighbour's load) land on one side
+/// of a ratio; interleaving spreads it over all of them alike.
+pub fn interleaved<const N: usize>(
+    mut contenders: [&mut dyn FnMut() -> Duration; N],
+) -> [Duration; N] {
+    let rounds = rounds();
+    let mut samples: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::with_capacity(rounds));
+    for _ in 0..rounds {
+        for (run, taken) in contenders.iter_mut().zip(samples.iter_mut()) {
+            taken.push(run());
+        }
+    }
+    samples.map(|mut taken| {
+        taken.sort();
+        taken[taken.len() / 2]
+    })
 }
 
 /// Times a closure.
