@@ -88,8 +88,9 @@ async fn raw_one_way(n: u64, size: usize) -> Duration {
     let start = Instant::now();
     let mut wr = BufWriter::with_capacity(64 * 1024, client);
     for _ in 0..n {
-        wr.write_u32(size as u32).await.expect("len");
-        wr.write_all(&payload).await.expect("payload");
+        support::write_frame(&mut wr, &payload)
+            .await
+            .expect("frame");
     }
     wr.flush().await.expect("flush");
     reader.await.expect("reader");

@@ -3,7 +3,11 @@
 
 #![allow(dead_code)]
 
+use std::io;
 use std::time::{Duration, Instant};
+
+use bytes::Buf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// How many times each measurement is repeated; the median is kept.
 pub fn rounds() -> usize {
@@ -60,6 +64,15 @@ pub fn interleaved<const N: usize>(
         taken.sort();
         taken[taken.len() / 2]
     })
+}
+
+/// Writes one length-prefixed frame as a careful raw sender would, for
+/// the baselines: small frames coalesce in `wr`'s buffer, and a frame
+/// larger than the buffer goes out as one vectored write of head and
+/// payload (two writes, one of them 4 bytes, otherwise).
+pub async fn write_frame<W: AsyncWrite + Unpin>(wr: &mut W, payload: &[u8]) -> io::Result<()> {
+    let head = (payload.len() as u32).to_be_bytes();
+    wr.write_all_buf(&mut (&head[..]).chain(payload)).await
 }
 
 /// Times a closure.
