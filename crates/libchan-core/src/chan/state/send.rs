@@ -1,6 +1,8 @@
 //! Producing: a local send (straight onto a drain, or into the queue), the
 //! capacity waiters, and what a session feed delivers.
 
+use std::task::ready;
+
 use super::*;
 
 impl<T> Chan<T> {
@@ -35,28 +37,18 @@ impl<T> Chan<T> {
         value: &mut Option<T>,
         waiter: &mut Option<u64>,
     ) -> Poll<Result<Option<Sent>, ChannelError>> {
-        let mut st = self.lock();
-        if let Some(route) = Self::direct_route(&mut st, value) {
-            drop(st);
-            let sent = self.send_direct(route, value);
-            if waiter.is_some() {
-                self.forget_waiter(waiter);
-            }
-            return Poll::Ready(sent.map(Some));
-        }
-        if let Some(e) = Self::send_blocked(&st) {
-            let pass_on = st.forget_sender(waiter);
-            drop(st);
-            wake(pass_on);
-            return Poll::Ready(Err(e));
-        }
         if value.is_none() {
             // Polled again after it completed.
             return Poll::Ready(Ok(None));
         }
-        if !st.acquire(cx.waker(), waiter, self.capacity) {
-            return Poll::Pending;
+        let mut st = self.lock();
+        if let Some(route) = Self::direct_route(&mut st, value) {
+            drop(st);
+            let sent = self.send_direct(route, value);
+            self.forget_waiter(waiter);
+            return Poll::Ready(sent.map(Some));
         }
+        let mut st = ready!(self.acquire_in(st, cx, waiter))?;
         st.queue.extend(value.take().map(|value| Slot {
             value,
             credit: None,
@@ -148,7 +140,18 @@ impl<T> Chan<T> {
         cx: &mut Context<'_>,
         waiter: &mut Option<u64>,
     ) -> Poll<Result<(), ChannelError>> {
-        let mut st = self.lock();
+        self.acquire_in(self.lock(), cx, waiter).map_ok(drop)
+    }
+
+    /// [`poll_acquire`](Self::poll_acquire) under a lock the caller already
+    /// holds, which it gets back with the slot, to queue in the same
+    /// critical section.
+    fn acquire_in<'a>(
+        &self,
+        mut st: MutexGuard<'a, State<T>>,
+        cx: &mut Context<'_>,
+        waiter: &mut Option<u64>,
+    ) -> Poll<Result<MutexGuard<'a, State<T>>, ChannelError>> {
         if let Some(e) = Self::send_blocked(&st) {
             let pass_on = st.forget_sender(waiter);
             drop(st);
@@ -156,7 +159,7 @@ impl<T> Chan<T> {
             return Poll::Ready(Err(e));
         }
         if st.acquire(cx.waker(), waiter, self.capacity) {
-            Poll::Ready(Ok(()))
+            Poll::Ready(Ok(st))
         } else {
             Poll::Pending
         }
