@@ -325,3 +325,16 @@ fn dropping_every_shared_clone_closes_the_channel() {
     drop(b);
     assert!(tx.is_closed());
 }
+
+#[test]
+fn a_try_reserve_that_finds_no_slot_frees_none() {
+    let (tx, mut rx) = pipe_with_capacity::<u32>(1);
+    tx.try_send(0).expect("room");
+    assert!(tx.try_reserve().expect("open").is_none());
+    assert!(
+        matches!(tx.try_send(1), Err(TrySendError::Full(1))),
+        "the channel is still full"
+    );
+    assert_eq!(rx.try_recv().expect("queued"), 0);
+    assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+}

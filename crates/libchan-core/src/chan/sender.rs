@@ -160,7 +160,8 @@ impl<T: Send + 'static> Sender<T> {
     /// Takes a [`Permit`] if the channel has a free slot now; see
     /// [`reserve`](Self::reserve). `Ok(None)` when it is full.
     pub fn try_reserve(&self) -> Result<Option<Permit<'_, T>>, ChannelError> {
-        Ok(self.chan.try_acquire()?.then_some(Permit {
+        // Built only once the slot is taken: a permit dropped live frees one.
+        Ok(self.chan.try_acquire()?.then(|| Permit {
             chan: &self.chan,
             live: true,
         }))
