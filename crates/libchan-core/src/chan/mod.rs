@@ -113,4 +113,6 @@ pub(crate) fn pump<T: Payload>(chan: &Arc<Chan<T>>) {
 #[cfg(test)]
 mod api_tests;
 #[cfg(test)]
+mod batch_tests;
+#[cfg(test)]
 mod tests;

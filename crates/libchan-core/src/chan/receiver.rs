@@ -27,8 +27,9 @@ impl<T> Receiver<T> {
     /// The live receiving handle of `chan`; any earlier handle is spent.
     pub(crate) fn from_chan(chan: Arc<Chan<T>>) -> Self {
         let gen = {
-            let mut st = chan.lock();
+            let (mut rx, mut st) = chan.lock_both();
             st.rx_gen = st.rx_gen.wrapping_add(1);
+            rx.gen = st.rx_gen;
             st.rx_gen
         };
         Receiver {
@@ -134,7 +135,7 @@ impl<T> Receiver<T> {
 
     /// Number of messages queued and not yet received.
     pub fn len(&self) -> usize {
-        self.chan.lock().queue.len()
+        self.chan.queued()
     }
 
     /// True when no message is queued.

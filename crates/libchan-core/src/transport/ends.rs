@@ -128,14 +128,14 @@ impl ExportedReceiver {
     /// Wraps a receiver for export.
     pub fn new<T: Payload>(receiver: Receiver<T>) -> Self {
         let chan = receiver.chan.clone();
-        chan.lock().consumer = Consumer::Exporting;
+        chan.begin_export().consumer = Consumer::Exporting;
         // The receiver's own drop sees `Exporting` and leaves the channel be.
         drop(receiver);
         ExportedReceiver(Some(Box::new(TypedReceiver(chan))))
     }
 
     pub(crate) fn from_shared<T: Payload>(receiver: &Receiver<T>) -> Result<Self, NestError> {
-        let mut st = receiver.chan.lock();
+        let mut st = receiver.chan.begin_export();
         if !matches!(st.consumer, Consumer::Local) {
             return Err(NestError::Refused(
                 "this receiver was already sent elsewhere".into(),

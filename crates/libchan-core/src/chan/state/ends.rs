@@ -30,7 +30,7 @@ impl<T> Chan<T> {
     /// The local receiver went away: drop what is queued, fail the senders,
     /// and tell the sessions feeding the channel.
     pub(crate) fn drop_receiver(&self, gen: u64) {
-        let mut st = self.lock();
+        let (mut rx, mut st) = self.lock_both();
         if st.rx_gen == gen && st.import_hold {
             // Maybe handed out again by the decode under way; see
             // `end_import_hold`.
@@ -42,10 +42,22 @@ impl<T> Chan<T> {
             return;
         }
         let queue = std::mem::take(&mut st.queue);
+        let batch = std::mem::take(&mut rx.batch);
         let gone = st.consumer_gone();
         drop(st);
+        drop(rx);
+        drop(batch);
         drop(queue);
         gone.run();
+    }
+
+    /// The local receiver is being sent away: what its batch holds goes
+    /// back to the front of the queue, for the consumer that takes over.
+    /// Returns the channel state, locked, to set that consumer.
+    pub(crate) fn begin_export(&self) -> MutexGuard<'_, State<T>> {
+        let (mut rx, mut st) = self.lock_both();
+        rx.return_batch(&mut st);
+        st
     }
 
     /// The receiver was just built for an end that arrived in a message

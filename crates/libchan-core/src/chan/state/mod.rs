@@ -17,8 +17,18 @@
 //! bounded by the credit window they granted their peer, so neither can grow
 //! memory without bound. Nothing here spawns a task: a drain is pumped by the
 //! task that pushed (a `send`) or by the session when credit returns.
+//!
+//! A local receiver takes the whole queue at once into its batch
+//! ([`RxSide`]), under a lock of its own, and hands the batch out without
+//! touching the channel lock again; the capacity slots it frees on the way
+//! are counted in an atomic ([`Freed`]) that the senders fold into `held`
+//! when they run out. So the receiver takes the channel lock once per batch,
+//! not once per message, and the bound stays `capacity` messages queued or
+//! batched. (Padding these parts onto cache lines of their own measured
+//! slower: a fresh channel per request then costs an aligned allocation.)
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -68,6 +78,7 @@ pub(crate) struct State<T> {
     pub(crate) rx_waker: Option<Waker>,
     /// Which `Receiver` handle is the live one: a handle rebuilt after an
     /// export (in-memory transports) supersedes the one inside the message.
+    /// Mirrored in `RxSide::gen`; both change together.
     pub(crate) rx_gen: u64,
     /// Senders waiting for a capacity slot, oldest first. A freed slot is
     /// handed to the oldest waiter that has none (`granted`), so waiters are
@@ -164,8 +175,36 @@ pub(crate) type PumpFn<T> = fn(&Arc<Chan<T>>);
 /// Encodes one message straight onto a drain's stream.
 pub(crate) type SendOneFn<T> = fn(&dyn StreamSink, &T) -> Result<Sent, ChannelError>;
 
+/// The local receiver's own part of the channel: what it took from the
+/// queue and has not handed out yet. Always older than everything in the
+/// queue. Lock order: this lock, then the channel lock; nothing is dropped
+/// while it is held (a dropped value or credit token may reach a session,
+/// which may rebuild a receiver and take this lock).
+pub(crate) struct RxSide<T> {
+    pub(crate) batch: VecDeque<Slot<T>>,
+    /// Mirror of `State::rx_gen`, so the live handle is known without the
+    /// channel lock.
+    pub(crate) gen: u64,
+}
+
+/// Capacity slots freed outside the channel lock.
+pub(crate) struct Freed {
+    /// Slots the receiver freed from its batch that `held` does not count
+    /// off yet; folded into `held` ([`State::absorb`]) under the lock.
+    released: AtomicUsize,
+    /// A sender may wait for a slot: the receiver must take the lock to
+    /// hand over the slots it frees. A sender sets it (under the lock)
+    /// before it last looks at `released`, and the receiver adds to
+    /// `released` before it looks at this flag, so one of the two always
+    /// sees the other (both `SeqCst`). Cleared, under the lock, only when no
+    /// waiter lacks a slot; a stale `true` only costs a lock.
+    waiting: AtomicBool,
+}
+
 pub(crate) struct Chan<T> {
     state: Mutex<State<T>>,
+    rx: Mutex<RxSide<T>>,
+    freed: Freed,
     pub(crate) capacity: usize,
 }
 
@@ -190,6 +229,14 @@ impl<T> Chan<T> {
                 closed_wakers: Vec::new(),
                 gone_watchers: Vec::new(),
             }),
+            rx: Mutex::new(RxSide {
+                batch: VecDeque::new(),
+                gen: 0,
+            }),
+            freed: Freed {
+                released: AtomicUsize::new(0),
+                waiting: AtomicBool::new(false),
+            },
             capacity: capacity.max(1),
         })
     }
@@ -199,6 +246,50 @@ impl<T> Chan<T> {
         // panic (user code never runs under this lock), so a poisoned lock
         // still holds valid state.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The receiver's side; take it before the channel lock, never after.
+    pub(crate) fn lock_rx(&self) -> MutexGuard<'_, RxSide<T>> {
+        // As for `lock`: nothing under this lock can panic half-way.
+        self.rx.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The receiver's side and the channel state, in lock order.
+    pub(crate) fn lock_both(&self) -> (MutexGuard<'_, RxSide<T>>, MutexGuard<'_, State<T>>) {
+        let rx = self.lock_rx();
+        (rx, self.lock())
+    }
+
+    /// The receiver handed out `n` messages from its batch that held
+    /// capacity slots: frees them, through the lock only if a sender may
+    /// be waiting for one.
+    pub(crate) fn free_slots(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let freed = &self.freed;
+        freed.released.fetch_add(n, Ordering::SeqCst);
+        if !freed.waiting.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut wake = Vec::new();
+        let mut st = self.lock();
+        st.absorb(freed, &mut wake);
+        if !st.has_ungranted_waiters() {
+            freed.waiting.store(false, Ordering::SeqCst);
+        }
+        drop(st);
+        wake_all(wake);
+    }
+}
+
+impl<T> RxSide<T> {
+    /// Puts the batch back at the front of the queue, for a consumer other
+    /// than the local receiver (an export) to find it there, in order.
+    pub(crate) fn return_batch(&mut self, st: &mut State<T>) {
+        while let Some(slot) = self.batch.pop_back() {
+            st.queue.push_front(slot);
+        }
     }
 }
 
@@ -283,10 +374,37 @@ impl<T> State<T> {
         self.send_waiters.iter().any(|w| !w.granted)
     }
 
+    /// A slot is free for a newcomer: under capacity, and nobody waits.
+    fn slot_free(&self, capacity: usize) -> bool {
+        self.held < capacity && !self.has_ungranted_waiters()
+    }
+
+    /// Folds the slots the receiver freed outside the lock into `held`,
+    /// each handed to the oldest waiter without one first, as
+    /// [`release_slot`](Self::release_slot) does; the waiters to wake are
+    /// added to `wake`.
+    fn absorb(&mut self, freed: &Freed, wake: &mut Vec<Waker>) {
+        let mut n = freed.released.swap(0, Ordering::SeqCst);
+        while n > 0 && self.has_ungranted_waiters() {
+            wake.extend(self.release_slot());
+            n -= 1;
+        }
+        self.held = self.held.saturating_sub(n);
+    }
+
     /// Takes a slot for the sender whose place is `waiter`: the one handed
     /// to it, or a free one if nobody waits ahead of it. Otherwise keeps
-    /// (or takes) its place in line and returns false.
-    fn acquire(&mut self, waker: &Waker, waiter: &mut Option<u64>, capacity: usize) -> bool {
+    /// (or takes) its place in line and returns false. Slots the receiver
+    /// freed meanwhile are folded in first; waiters they were handed to are
+    /// added to `wake`.
+    fn acquire(
+        &mut self,
+        waker: &Waker,
+        waiter: &mut Option<u64>,
+        capacity: usize,
+        freed: &Freed,
+        wake: &mut Vec<Waker>,
+    ) -> bool {
         if let Some(id) = *waiter {
             if let Some(pos) = self.send_waiters.iter().position(|w| w.id == id) {
                 if self.send_waiters[pos].granted {
@@ -303,10 +421,24 @@ impl<T> State<T> {
             // Our place was cleared (every waiter was woken): start again.
             *waiter = None;
         }
-        if self.held < capacity && !self.has_ungranted_waiters() {
-            self.held += 1;
-            return true;
+        if !self.slot_free(capacity) {
+            // Announce the wait before the last look at what the receiver
+            // freed; see `Freed::waiting`.
+            freed.waiting.store(true, Ordering::SeqCst);
+            self.absorb(freed, wake);
+            if !self.slot_free(capacity) {
+                self.wait_in_line(waker, waiter);
+                return false;
+            }
+            // Nobody lacks a slot after all.
+            freed.waiting.store(false, Ordering::SeqCst);
         }
+        self.held += 1;
+        true
+    }
+
+    /// Takes a place at the back of the line for a slot.
+    fn wait_in_line(&mut self, waker: &Waker, waiter: &mut Option<u64>) {
         let id = self.next_waiter;
         self.next_waiter = self.next_waiter.wrapping_add(1);
         *waiter = Some(id);
@@ -315,7 +447,6 @@ impl<T> State<T> {
             waker: waker.clone(),
             granted: false,
         });
-        false
     }
 
     #[cfg(test)]
@@ -339,6 +470,12 @@ impl<T> State<T> {
 
 pub(crate) fn wake(waker: Option<Waker>) {
     if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+pub(crate) fn wake_all(wakers: Vec<Waker>) {
+    for w in wakers {
         w.wake();
     }
 }

@@ -1,8 +1,6 @@
 //! Producing: a local send (straight onto a drain, or into the queue), the
 //! capacity waiters, and what a session feed delivers.
 
-use std::task::ready;
-
 use super::*;
 
 impl<T> Chan<T> {
@@ -48,13 +46,22 @@ impl<T> Chan<T> {
             self.forget_waiter(waiter);
             return Poll::Ready(sent.map(Some));
         }
-        let mut st = ready!(self.acquire_in(st, cx, waiter))?;
+        let mut handed = Vec::new();
+        let acquired = self.acquire_in(st, cx, waiter, &mut handed);
+        let mut st = match acquired {
+            Poll::Ready(Ok(st)) => st,
+            other => {
+                wake_all(handed);
+                return other.map_ok(|_| None);
+            }
+        };
         st.queue.extend(value.take().map(|value| Slot {
             value,
             credit: None,
         }));
         let pushed = st.after_push();
         drop(st);
+        wake_all(handed);
         pushed.run(self);
         Poll::Ready(Ok(None))
     }
@@ -140,25 +147,31 @@ impl<T> Chan<T> {
         cx: &mut Context<'_>,
         waiter: &mut Option<u64>,
     ) -> Poll<Result<(), ChannelError>> {
-        self.acquire_in(self.lock(), cx, waiter).map_ok(drop)
+        let mut handed = Vec::new();
+        let acquired = self
+            .acquire_in(self.lock(), cx, waiter, &mut handed)
+            .map_ok(drop);
+        wake_all(handed);
+        acquired
     }
 
     /// [`poll_acquire`](Self::poll_acquire) under a lock the caller already
     /// holds, which it gets back with the slot, to queue in the same
-    /// critical section.
+    /// critical section. Waiters handed a slot on the way (see
+    /// `State::acquire`) are added to `handed`, for the caller to wake once
+    /// it let go of the lock.
     fn acquire_in<'a>(
         &self,
         mut st: MutexGuard<'a, State<T>>,
         cx: &mut Context<'_>,
         waiter: &mut Option<u64>,
+        handed: &mut Vec<Waker>,
     ) -> Poll<Result<MutexGuard<'a, State<T>>, ChannelError>> {
         if let Some(e) = Self::send_blocked(&st) {
-            let pass_on = st.forget_sender(waiter);
-            drop(st);
-            wake(pass_on);
+            handed.extend(st.forget_sender(waiter));
             return Poll::Ready(Err(e));
         }
-        if st.acquire(cx.waker(), waiter, self.capacity) {
+        if st.acquire(cx.waker(), waiter, self.capacity, &self.freed, handed) {
             Poll::Ready(Ok(st))
         } else {
             Poll::Pending
@@ -171,11 +184,18 @@ impl<T> Chan<T> {
         if let Some(e) = Self::send_blocked(&st) {
             return Err(e);
         }
-        if st.held < self.capacity && !st.has_ungranted_waiters() {
-            st.held += 1;
-            return Ok(true);
+        let mut handed = Vec::new();
+        if !st.slot_free(self.capacity) {
+            // Maybe the receiver freed some since.
+            st.absorb(&self.freed, &mut handed);
         }
-        Ok(false)
+        let free = st.slot_free(self.capacity);
+        if free {
+            st.held += 1;
+        }
+        drop(st);
+        wake_all(handed);
+        Ok(free)
     }
 
     /// Queues `value` in a capacity slot the caller already holds (from
