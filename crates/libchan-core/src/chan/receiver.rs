@@ -17,7 +17,7 @@ use crate::error::{ChannelError, TryRecvError};
 /// session; the peer then receives what is sent here.
 pub struct Receiver<T> {
     pub(crate) chan: Arc<Chan<T>>,
-    /// This handle's generation; see `State::rx_gen`.
+    /// This handle's generation; see `RxSide::gen`.
     gen: u64,
     /// The stream already returned its final item (end or error).
     done: bool,
@@ -27,10 +27,9 @@ impl<T> Receiver<T> {
     /// The live receiving handle of `chan`; any earlier handle is spent.
     pub(crate) fn from_chan(chan: Arc<Chan<T>>) -> Self {
         let gen = {
-            let (mut rx, mut st) = chan.lock_both();
-            st.rx_gen = st.rx_gen.wrapping_add(1);
-            rx.gen = st.rx_gen;
-            st.rx_gen
+            let mut rx = chan.lock_rx();
+            rx.gen = rx.gen.wrapping_add(1);
+            rx.gen
         };
         Receiver {
             chan,

@@ -31,13 +31,13 @@ impl<T> Chan<T> {
     /// and tell the sessions feeding the channel.
     pub(crate) fn drop_receiver(&self, gen: u64) {
         let (mut rx, mut st) = self.lock_both();
-        if st.rx_gen == gen && st.import_hold {
+        if rx.gen == gen && st.import_hold {
             // Maybe handed out again by the decode under way; see
             // `end_import_hold`.
             st.rx_dropped_in_hold = true;
             return;
         }
-        if st.rx_gen != gen || !matches!(st.consumer, Consumer::Local) {
+        if rx.gen != gen || !matches!(st.consumer, Consumer::Local) {
             // Exported: the receiving end lives on in a session.
             return;
         }
@@ -78,12 +78,12 @@ impl<T> Chan<T> {
     /// The decode is over: a receiver dropped during it is dropped for real.
     pub(crate) fn end_import_hold(&self) {
         let gen = {
-            let mut st = self.lock();
+            let (rx, mut st) = self.lock_both();
             st.import_hold = false;
             if !std::mem::take(&mut st.rx_dropped_in_hold) {
                 return;
             }
-            st.rx_gen
+            rx.gen
         };
         self.drop_receiver(gen);
     }
@@ -92,10 +92,11 @@ impl<T> Chan<T> {
     /// from now on and sessions feeding the channel cancel their streams,
     /// while what is queued stays receivable.
     pub(crate) fn close_receiver(&self, gen: u64) {
-        let mut st = self.lock();
-        if st.rx_gen != gen || st.rx_closed || !matches!(st.consumer, Consumer::Local) {
+        let (rx, mut st) = self.lock_both();
+        if rx.gen != gen || st.rx_closed || !matches!(st.consumer, Consumer::Local) {
             return;
         }
+        drop(rx);
         st.rx_closed = true;
         let gone = Gone {
             closed: std::mem::take(&mut st.closed_wakers),

@@ -76,10 +76,6 @@ pub(crate) struct State<T> {
     /// to every later `send`.
     pub(crate) error: Option<ChannelError>,
     pub(crate) rx_waker: Option<Waker>,
-    /// Which `Receiver` handle is the live one: a handle rebuilt after an
-    /// export (in-memory transports) supersedes the one inside the message.
-    /// Mirrored in `RxSide::gen`; both change together.
-    pub(crate) rx_gen: u64,
     /// Senders waiting for a capacity slot, oldest first. A freed slot is
     /// handed to the oldest waiter that has none (`granted`), so waiters are
     /// served one per slot in arrival order and a newcomer cannot take a
@@ -182,8 +178,8 @@ pub(crate) type SendOneFn<T> = fn(&dyn StreamSink, &T) -> Result<Sent, ChannelEr
 /// which may rebuild a receiver and take this lock).
 pub(crate) struct RxSide<T> {
     pub(crate) batch: VecDeque<Slot<T>>,
-    /// Mirror of `State::rx_gen`, so the live handle is known without the
-    /// channel lock.
+    /// Which `Receiver` handle is the live one: a handle rebuilt after an
+    /// export (in-memory transports) supersedes the one inside the message.
     pub(crate) gen: u64,
 }
 
@@ -218,7 +214,6 @@ impl<T> Chan<T> {
                 consumer,
                 error: None,
                 rx_waker: None,
-                rx_gen: 0,
                 send_waiters: VecDeque::new(),
                 next_waiter: 0,
                 rx_closed: false,
