@@ -2,33 +2,12 @@
 //! `recv_many`, `try_recv`, the `Sink`, and how waiting senders are served.
 
 use std::future::Future;
-use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 
+use super::test_util::{counting, poll_once};
 use super::*;
 use crate::error::{SendError, TryRecvError, TrySendError};
-
-fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
-    let mut fut = pin!(fut);
-    fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
-}
-
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count::default());
-    (count.clone(), Waker::from(count))
-}
 
 #[test]
 fn try_send_reports_full_and_closed_with_the_value() {

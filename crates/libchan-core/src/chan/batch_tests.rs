@@ -2,30 +2,15 @@
 //! senders it wakes, and what happens to it when the receiver goes.
 
 use std::future::Future;
-use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::test_util::{counting, poll_once};
 use super::*;
 use crate::error::{TryRecvError, TrySendError};
 use crate::transport::ExportedReceiver;
-
-fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
-    let mut fut = pin!(fut);
-    fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
-}
-
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 #[test]
 fn messages_in_the_batch_still_count_against_the_capacity() {
@@ -53,8 +38,7 @@ fn a_receive_from_the_batch_wakes_a_parked_sender() {
     let (tx, mut rx) = pipe_with_capacity::<u32>(2);
     tx.try_send(0).expect("room");
     tx.try_send(1).expect("room");
-    let count = Arc::new(Count::default());
-    let waker = Waker::from(count.clone());
+    let (count, waker) = counting();
     let mut parked = Box::pin(tx.send(2));
     assert!(parked
         .as_mut()

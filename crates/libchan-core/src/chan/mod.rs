@@ -115,4 +115,6 @@ mod api_tests;
 #[cfg(test)]
 mod batch_tests;
 #[cfg(test)]
+mod test_util;
+#[cfg(test)]
 mod tests;

@@ -1,20 +1,14 @@
 //! Unit tests of the channel queue: pipes, and a drain onto a scripted sink.
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
+use super::test_util::poll_once;
 use super::*;
 use crate::codec::Codec;
 use crate::error::{CodecError, TryRecvError};
 use crate::transport::{DrainHandle, EncodeFn, ExportedReceiver, Sent, SessionId, StreamSink};
-
-fn poll_once<F: Future>(fut: F) -> Poll<F::Output> {
-    let mut fut = pin!(fut);
-    fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
-}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
