@@ -249,6 +249,21 @@ fn a_drained_channel_encodes_on_send_and_waits_for_credit() {
 }
 
 #[test]
+fn a_receiver_sent_over_a_session_drains_its_batch_first() {
+    let sink = Arc::new(ScriptedSink::default());
+    let (tx, mut rx) = pipe_with_capacity::<Num>(8);
+    for i in 0..3 {
+        tx.try_send(Num(i)).expect("room");
+    }
+    // Takes the whole queue into the receiver's batch.
+    assert_eq!(rx.try_recv().expect("queued").0, 0);
+    tx.try_send(Num(3)).expect("room");
+    ExportedReceiver::new(rx).attach(sink.clone());
+    sink.grant(10);
+    assert_eq!(sink.sent(), vec![1, 2, 3], "the batch goes first, in order");
+}
+
+#[test]
 fn a_queued_message_that_cannot_be_encoded_breaks_the_channel() {
     let sink = Arc::new(ScriptedSink::default());
     let (tx, rx) = pipe::<Num>();
