@@ -229,18 +229,24 @@ async fn libchan_spread(sessions: usize, channels: usize, n: u64) -> Duration {
             }
             server
         }));
+        let mut channel_senders = Vec::with_capacity(channels);
         for _ in 0..channels {
             let tx = client.open::<Bytes>().expect("open");
             let payload = payload.clone();
-            senders.push(tokio::spawn(async move {
+            channel_senders.push(tokio::spawn(async move {
                 for _ in 0..per_channel {
                     tx.send(payload.clone()).await.expect("send");
                 }
             }));
         }
         senders.push(tokio::spawn(async move {
-            // Keeps the client session open until its channels are done.
-            let _client = client;
+            // Keeps the client session open until its channels are done:
+            // dropping the last handle starts a graceful close, which a
+            // run slower than the linger time would turn into an abort.
+            for s in channel_senders {
+                s.await.expect("sender");
+            }
+            drop(client);
         }));
     }
     for s in senders {
