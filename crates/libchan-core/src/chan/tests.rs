@@ -338,3 +338,73 @@ fn the_last_sender_dropped_in_a_panic_aborts_the_channel() {
         Err(TryRecvError::Broken(ChannelError::Aborted { .. }))
     ));
 }
+
+// ---- credit of messages fed by a session ---------------------------------
+
+/// Records every `consumed` call.
+#[derive(Default)]
+struct CreditLog(Mutex<Vec<(u64, usize)>>);
+
+impl crate::transport::CreditSink for CreditLog {
+    fn consumed(&self, stream: u64, bytes: usize) {
+        self.0.lock().expect("lock").push((stream, bytes));
+    }
+}
+
+impl CreditLog {
+    fn calls(&self) -> Vec<(u64, usize)> {
+        self.0.lock().expect("lock").clone()
+    }
+}
+
+/// Feeds `msgs` to `rx`'s channel as one batch, each message's credit
+/// going to the sink paired with it.
+fn feed_batch(tx: Sender<Num>, msgs: &[(u32, &Arc<CreditLog>)]) -> crate::transport::Feed {
+    use crate::transport::{CreditToken, ExportedSender, MessageBytes};
+    let feed = ExportedSender::new(tx).into_feed();
+    let encoded: Vec<[u8; 4]> = msgs.iter().map(|(n, _)| n.to_be_bytes()).collect();
+    let mut batch = encoded.iter().zip(msgs).map(|(bytes, (_, sink))| {
+        let sink: Arc<dyn crate::transport::CreditSink> = Arc::<CreditLog>::clone(sink);
+        (MessageBytes::Borrowed(bytes), CreditToken::new(sink, 7, 4))
+    });
+    feed.deliver_batch(&TestCodec, &mut batch)
+        .expect("delivered");
+    feed
+}
+
+#[test]
+fn a_fed_batch_returns_its_credit_once_its_last_message_is_consumed() {
+    let (tx, mut rx) = pipe::<Num>();
+    let log = Arc::new(CreditLog::default());
+    let _feed = feed_batch(tx, &[(1, &log), (2, &log), (3, &log)]);
+    assert_eq!(rx.try_recv().expect("first"), Num(1));
+    assert_eq!(rx.try_recv().expect("second"), Num(2));
+    assert!(log.calls().is_empty(), "the window returns with the last");
+    assert_eq!(rx.try_recv().expect("third"), Num(3));
+    assert_eq!(log.calls(), [(7, 12)], "one call for the whole batch");
+}
+
+#[test]
+fn credit_for_different_sinks_in_one_batch_is_kept_apart() {
+    let (tx, mut rx) = pipe::<Num>();
+    let a = Arc::new(CreditLog::default());
+    let b = Arc::new(CreditLog::default());
+    let _feed = feed_batch(tx, &[(1, &a), (2, &a), (3, &b)]);
+    assert_eq!(rx.try_recv().expect("first"), Num(1));
+    assert!(a.calls().is_empty());
+    assert_eq!(rx.try_recv().expect("second"), Num(2));
+    assert_eq!(a.calls(), [(7, 8)], "a's two messages are consumed");
+    assert!(b.calls().is_empty());
+    assert_eq!(rx.try_recv().expect("third"), Num(3));
+    assert_eq!(b.calls(), [(7, 4)]);
+}
+
+#[test]
+fn a_fed_batch_never_received_returns_its_credit_when_dropped() {
+    let (tx, mut rx) = pipe::<Num>();
+    let log = Arc::new(CreditLog::default());
+    let _feed = feed_batch(tx, &[(1, &log), (2, &log)]);
+    assert_eq!(rx.try_recv().expect("first"), Num(1));
+    drop(rx);
+    assert_eq!(log.calls(), [(7, 8)]);
+}

@@ -229,22 +229,40 @@ impl<T: Payload> ErasedFeed for TypedFeed<T> {
         // Decoded outside the channel lock (a `Deserialize` impl is user
         // code), queued under one. A lone message (the common case at low
         // rates) allocates nothing here; `rest` grows only for a second.
-        let mut first = None;
-        let mut rest = Vec::new();
+        let mut first: Option<(T, CreditToken)> = None;
+        let mut rest: Vec<(T, CreditToken)> = Vec::new();
         let mut failed = None;
+        // The credit of the messages queued so far, carried by the last of
+        // them: a receiver consumes them in order, so the window comes back
+        // in one call per batch, not one per message.
+        let mut owed = CreditToken::none();
         for (bytes, credit) in &mut *batch {
             let value = match bytes {
                 MessageBytes::Borrowed(bytes) => T::decode(codec, bytes),
                 MessageBytes::Shared(bytes) => T::decode_shared(codec, bytes),
             };
-            match value {
-                Ok(value) if first.is_none() => first = Some((value, credit)),
-                Ok(value) => rest.push((value, credit)),
+            let value = match value {
+                Ok(value) => value,
                 Err(e) => {
                     failed = Some(ChannelError::Decode(Arc::new(e)));
                     break;
                 }
+            };
+            if let Err(other) = owed.merge(credit) {
+                // Another sink's credit: what is owed so far stays with the
+                // message before this one.
+                if let Some(last) = rest.last_mut().or(first.as_mut()) {
+                    last.1 = std::mem::replace(&mut owed, other);
+                }
             }
+            if first.is_none() {
+                first = Some((value, CreditToken::none()));
+            } else {
+                rest.push((value, CreditToken::none()));
+            }
+        }
+        if let Some(last) = rest.last_mut().or(first.as_mut()) {
+            last.1 = owed;
         }
         if let Some(first) = first {
             let pushed = self
@@ -289,7 +307,10 @@ impl Feed {
     /// Decodes messages the peer sent, in order, and queues them for the
     /// channel's consumer under one lock, waking (or pumping) it once: what
     /// a session does with the messages of one stream that one read
-    /// brought. Each message comes with its credit token.
+    /// brought. Each message comes with its credit token; the tokens of
+    /// one sink and stream are merged into one, carried by the last message
+    /// of the batch, so the batch's credit returns in one call once that
+    /// message (consumed after the others) is received or dropped.
     ///
     /// Stops at the first message that is not a `T`: the messages before it
     /// are queued, it fails with [`ChannelError::Decode`], and the rest stay

@@ -135,6 +135,28 @@ impl CreditToken {
             bytes: 0,
         }
     }
+
+    /// Takes over `later`'s bytes when both return to the same stream of
+    /// the same sink (`later` is then disarmed), or hands `later` back.
+    /// For messages consumed in order: the token of the last one may carry
+    /// the credit of all, since it is consumed after them.
+    pub(crate) fn merge(&mut self, mut later: CreditToken) -> Result<(), CreditToken> {
+        match (&self.sink, &later.sink) {
+            (_, None) => Ok(()),
+            (None, Some(_)) => {
+                *self = later;
+                Ok(())
+            }
+            (Some(mine), Some(theirs))
+                if Arc::ptr_eq(mine, theirs) && self.stream == later.stream =>
+            {
+                self.bytes += later.bytes;
+                later.sink = None;
+                Ok(())
+            }
+            _ => Err(later),
+        }
+    }
 }
 
 impl Drop for CreditToken {
