@@ -357,15 +357,22 @@ impl CreditLog {
     }
 }
 
-/// Feeds `msgs` to `rx`'s channel as one batch, each message's credit
-/// going to the sink paired with it.
-fn feed_batch(tx: Sender<Num>, msgs: &[(u32, &Arc<CreditLog>)]) -> crate::transport::Feed {
+/// Feeds `msgs` to `tx`'s channel as one batch, each message holding
+/// `credit` bytes of window that go back to the sink paired with it.
+fn feed_batch(
+    tx: Sender<Num>,
+    msgs: &[(u32, &Arc<CreditLog>)],
+    credit: usize,
+) -> crate::transport::Feed {
     use crate::transport::{CreditToken, ExportedSender, MessageBytes};
     let feed = ExportedSender::new(tx).into_feed();
     let encoded: Vec<[u8; 4]> = msgs.iter().map(|(n, _)| n.to_be_bytes()).collect();
     let mut batch = encoded.iter().zip(msgs).map(|(bytes, (_, sink))| {
         let sink: Arc<dyn crate::transport::CreditSink> = Arc::<CreditLog>::clone(sink);
-        (MessageBytes::Borrowed(bytes), CreditToken::new(sink, 7, 4))
+        (
+            MessageBytes::Borrowed(bytes),
+            CreditToken::new(sink, 7, credit),
+        )
     });
     feed.deliver_batch(&TestCodec, &mut batch)
         .expect("delivered");
@@ -376,7 +383,7 @@ fn feed_batch(tx: Sender<Num>, msgs: &[(u32, &Arc<CreditLog>)]) -> crate::transp
 fn a_fed_batch_returns_its_credit_once_its_last_message_is_consumed() {
     let (tx, mut rx) = pipe::<Num>();
     let log = Arc::new(CreditLog::default());
-    let _feed = feed_batch(tx, &[(1, &log), (2, &log), (3, &log)]);
+    let _feed = feed_batch(tx, &[(1, &log), (2, &log), (3, &log)], 4);
     assert_eq!(rx.try_recv().expect("first"), Num(1));
     assert_eq!(rx.try_recv().expect("second"), Num(2));
     assert!(log.calls().is_empty(), "the window returns with the last");
@@ -389,7 +396,7 @@ fn credit_for_different_sinks_in_one_batch_is_kept_apart() {
     let (tx, mut rx) = pipe::<Num>();
     let a = Arc::new(CreditLog::default());
     let b = Arc::new(CreditLog::default());
-    let _feed = feed_batch(tx, &[(1, &a), (2, &a), (3, &b)]);
+    let _feed = feed_batch(tx, &[(1, &a), (2, &a), (3, &b)], 4);
     assert_eq!(rx.try_recv().expect("first"), Num(1));
     assert!(a.calls().is_empty());
     assert_eq!(rx.try_recv().expect("second"), Num(2));
@@ -403,8 +410,21 @@ fn credit_for_different_sinks_in_one_batch_is_kept_apart() {
 fn a_fed_batch_never_received_returns_its_credit_when_dropped() {
     let (tx, mut rx) = pipe::<Num>();
     let log = Arc::new(CreditLog::default());
-    let _feed = feed_batch(tx, &[(1, &log), (2, &log)]);
+    let _feed = feed_batch(tx, &[(1, &log), (2, &log)], 4);
     assert_eq!(rx.try_recv().expect("first"), Num(1));
     drop(rx);
     assert_eq!(log.calls(), [(7, 8)]);
+}
+
+#[test]
+fn a_merged_credit_token_stops_growing_past_64_kib() {
+    let (tx, mut rx) = pipe::<Num>();
+    let log = Arc::new(CreditLog::default());
+    let _feed = feed_batch(tx, &[(1, &log), (2, &log), (3, &log)], 40_000);
+    assert_eq!(rx.try_recv().expect("first"), Num(1));
+    assert!(log.calls().is_empty());
+    assert_eq!(rx.try_recv().expect("second"), Num(2));
+    assert_eq!(log.calls(), [(7, 80_000)], "past 64 KiB a new token starts");
+    assert_eq!(rx.try_recv().expect("third"), Num(3));
+    assert_eq!(log.calls(), [(7, 80_000), (7, 40_000)]);
 }

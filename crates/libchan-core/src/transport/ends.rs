@@ -216,6 +216,13 @@ trait ErasedFeed: Send + Sync {
     fn watch_consumer(&self, watcher: Weak<dyn ConsumerGone>);
 }
 
+/// Once a merged token carries this much credit, the next message starts
+/// a new one: what a delivered batch holds back from the peer until the
+/// last message a token covers is consumed stays under this plus one
+/// message, even for the messages buffered before a receiver was attached
+/// (up to a whole window).
+const MERGED_CREDIT: usize = 64 * 1024;
+
 struct TypedFeed<T> {
     sender: Sender<T>,
 }
@@ -248,9 +255,14 @@ impl<T: Payload> ErasedFeed for TypedFeed<T> {
                     break;
                 }
             };
-            if let Err(other) = owed.merge(credit) {
-                // Another sink's credit: what is owed so far stays with the
-                // message before this one.
+            let apart = if owed.bytes() >= MERGED_CREDIT {
+                Some(credit)
+            } else {
+                owed.merge(credit).err()
+            };
+            if let Some(other) = apart {
+                // Another sink's credit, or enough held back already: what
+                // is owed so far stays with the message before this one.
                 if let Some(last) = rest.last_mut().or(first.as_mut()) {
                     last.1 = std::mem::replace(&mut owed, other);
                 }
@@ -308,9 +320,11 @@ impl Feed {
     /// channel's consumer under one lock, waking (or pumping) it once: what
     /// a session does with the messages of one stream that one read
     /// brought. Each message comes with its credit token; the tokens of
-    /// one sink and stream are merged into one, carried by the last message
-    /// of the batch, so the batch's credit returns in one call once that
-    /// message (consumed after the others) is received or dropped.
+    /// one sink and stream are merged, each merged token carried by the last
+    /// message it covers (a new one starts once a token holds 64 KiB), so a
+    /// batch's credit returns in a call or a few, each once the message
+    /// carrying it (consumed after the ones before it) is received or
+    /// dropped.
     ///
     /// Stops at the first message that is not a `T`: the messages before it
     /// are queued, it fails with [`ChannelError::Decode`], and the rest stay

@@ -136,6 +136,11 @@ impl CreditToken {
         }
     }
 
+    /// Bytes of window this token returns.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Takes over `later`'s bytes when both return to the same stream of
     /// the same sink (`later` is then disarmed), or hands `later` back.
     /// For messages consumed in order: the token of the last one may carry
