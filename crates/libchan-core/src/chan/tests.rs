@@ -357,24 +357,22 @@ impl CreditLog {
     }
 }
 
-/// Feeds `msgs` to `tx`'s channel as one batch, each message holding
-/// `credit` bytes of window that go back to the sink paired with it.
+/// Feeds `msgs` to `tx`'s channel as one batch of stream 7, each message
+/// holding `credit` bytes of window that go back to `log`.
 fn feed_batch(
     tx: Sender<Num>,
-    msgs: &[(u32, &Arc<CreditLog>)],
+    msgs: &[u32],
+    log: &Arc<CreditLog>,
     credit: usize,
 ) -> crate::transport::Feed {
-    use crate::transport::{CreditToken, ExportedSender, MessageBytes};
+    use crate::transport::{CreditSink, ExportedSender, MessageBytes};
     let feed = ExportedSender::new(tx).into_feed();
-    let encoded: Vec<[u8; 4]> = msgs.iter().map(|(n, _)| n.to_be_bytes()).collect();
-    let mut batch = encoded.iter().zip(msgs).map(|(bytes, (_, sink))| {
-        let sink: Arc<dyn crate::transport::CreditSink> = Arc::<CreditLog>::clone(sink);
-        (
-            MessageBytes::Borrowed(bytes),
-            CreditToken::new(sink, 7, credit),
-        )
-    });
-    feed.deliver_batch(&TestCodec, &mut batch)
+    let encoded: Vec<[u8; 4]> = msgs.iter().map(|n| n.to_be_bytes()).collect();
+    let mut batch = encoded
+        .iter()
+        .map(|bytes| (MessageBytes::Borrowed(bytes), credit));
+    let sink: Arc<dyn CreditSink> = log.clone();
+    feed.deliver_batch(&TestCodec, &sink, 7, &mut batch)
         .expect("delivered");
     feed
 }
@@ -383,7 +381,7 @@ fn feed_batch(
 fn a_fed_batch_returns_its_credit_once_its_last_message_is_consumed() {
     let (tx, mut rx) = pipe::<Num>();
     let log = Arc::new(CreditLog::default());
-    let _feed = feed_batch(tx, &[(1, &log), (2, &log), (3, &log)], 4);
+    let _feed = feed_batch(tx, &[1, 2, 3], &log, 4);
     assert_eq!(rx.try_recv().expect("first"), Num(1));
     assert_eq!(rx.try_recv().expect("second"), Num(2));
     assert!(log.calls().is_empty(), "the window returns with the last");
@@ -392,25 +390,10 @@ fn a_fed_batch_returns_its_credit_once_its_last_message_is_consumed() {
 }
 
 #[test]
-fn credit_for_different_sinks_in_one_batch_is_kept_apart() {
-    let (tx, mut rx) = pipe::<Num>();
-    let a = Arc::new(CreditLog::default());
-    let b = Arc::new(CreditLog::default());
-    let _feed = feed_batch(tx, &[(1, &a), (2, &a), (3, &b)], 4);
-    assert_eq!(rx.try_recv().expect("first"), Num(1));
-    assert!(a.calls().is_empty());
-    assert_eq!(rx.try_recv().expect("second"), Num(2));
-    assert_eq!(a.calls(), [(7, 8)], "a's two messages are consumed");
-    assert!(b.calls().is_empty());
-    assert_eq!(rx.try_recv().expect("third"), Num(3));
-    assert_eq!(b.calls(), [(7, 4)]);
-}
-
-#[test]
 fn a_fed_batch_never_received_returns_its_credit_when_dropped() {
     let (tx, mut rx) = pipe::<Num>();
     let log = Arc::new(CreditLog::default());
-    let _feed = feed_batch(tx, &[(1, &log), (2, &log)], 4);
+    let _feed = feed_batch(tx, &[1, 2], &log, 4);
     assert_eq!(rx.try_recv().expect("first"), Num(1));
     drop(rx);
     assert_eq!(log.calls(), [(7, 8)]);
@@ -420,11 +403,41 @@ fn a_fed_batch_never_received_returns_its_credit_when_dropped() {
 fn a_merged_credit_token_stops_growing_past_64_kib() {
     let (tx, mut rx) = pipe::<Num>();
     let log = Arc::new(CreditLog::default());
-    let _feed = feed_batch(tx, &[(1, &log), (2, &log), (3, &log)], 40_000);
+    let _feed = feed_batch(tx, &[1, 2, 3], &log, 40_000);
     assert_eq!(rx.try_recv().expect("first"), Num(1));
     assert!(log.calls().is_empty());
     assert_eq!(rx.try_recv().expect("second"), Num(2));
     assert_eq!(log.calls(), [(7, 80_000)], "past 64 KiB a new token starts");
     assert_eq!(rx.try_recv().expect("third"), Num(3));
     assert_eq!(log.calls(), [(7, 80_000), (7, 40_000)]);
+}
+
+#[test]
+fn a_message_that_fails_to_decode_returns_its_credit_at_once() {
+    use crate::transport::{CreditSink, ExportedSender, MessageBytes};
+    let (tx, mut rx) = pipe::<Num>();
+    let log = Arc::new(CreditLog::default());
+    let sink: Arc<dyn CreditSink> = log.clone();
+    let feed = ExportedSender::new(tx).into_feed();
+    let (one, two) = (1u32.to_be_bytes(), 2u32.to_be_bytes());
+    let bad = [0u8; 3];
+    let mut batch = [
+        (MessageBytes::Borrowed(&one), 10),
+        (MessageBytes::Borrowed(&two), 20),
+        (MessageBytes::Borrowed(&bad), 30),
+        (MessageBytes::Borrowed(&one), 40),
+    ]
+    .into_iter();
+    let delivered = feed.deliver_batch(&TestCodec, &sink, 7, &mut batch);
+    assert!(matches!(delivered, Err(ChannelError::Decode(_))));
+    assert_eq!(log.calls(), [(7, 30)], "the bad message's credit, at once");
+    assert_eq!(batch.len(), 1, "the message after it is left undecoded");
+    assert_eq!(rx.try_recv().expect("first"), Num(1));
+    assert_eq!(log.calls(), [(7, 30)]);
+    assert_eq!(rx.try_recv().expect("second"), Num(2));
+    assert_eq!(
+        log.calls(),
+        [(7, 30), (7, 30)],
+        "the queued two, with the last"
+    );
 }

@@ -9,7 +9,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, Weak};
 
-use super::{ConsumerGone, CreditToken, StreamSink};
+use super::{ConsumerGone, CreditSink, CreditToken, StreamSink};
 use crate::byte_stream::ByteStream;
 use crate::chan::state::{Chan, Consumer};
 use crate::chan::{pump, send_one, Receiver, Sender};
@@ -205,23 +205,37 @@ pub enum MessageBytes<'a> {
 /// sends on one stream. Dropping the feed is the peer closing cleanly.
 pub struct Feed(Box<dyn ErasedFeed>);
 
+/// Where the window of a delivered batch goes back: a session's credit sink
+/// and the stream the messages came on (`None`: a transport without flow
+/// control).
+type CreditReturn<'a> = Option<(&'a Arc<dyn CreditSink>, u64)>;
+
 trait ErasedFeed: Send + Sync {
     fn deliver_batch(
         &self,
         codec: &dyn Codec,
-        batch: &mut dyn Iterator<Item = (MessageBytes<'_>, CreditToken)>,
+        credit: CreditReturn<'_>,
+        batch: &mut dyn Iterator<Item = (MessageBytes<'_>, usize)>,
     ) -> Result<(), ChannelError>;
     fn fail(&self, err: ChannelError);
     fn sender_any(&self) -> Box<dyn Any + Send>;
     fn watch_consumer(&self, watcher: Weak<dyn ConsumerGone>);
 }
 
-/// Once a merged token carries this much credit, the next message starts
-/// a new one: what a delivered batch holds back from the peer until the
-/// last message a token covers is consumed stays under this plus one
-/// message, even for the messages buffered before a receiver was attached
-/// (up to a whole window).
+/// Once a batch's messages have held back this much credit, the last of
+/// them carries it and the next starts anew: what a delivered batch holds
+/// back from the peer until the message carrying its credit is consumed
+/// stays under this plus one message, even for the messages buffered
+/// before a receiver was attached (up to a whole window).
 const MERGED_CREDIT: usize = 64 * 1024;
+
+/// A token returning `bytes` of the window to where `credit` names.
+fn token(credit: CreditReturn<'_>, bytes: usize) -> CreditToken {
+    match credit {
+        Some((sink, stream)) if bytes > 0 => CreditToken::new(sink.clone(), stream, bytes),
+        _ => CreditToken::none(),
+    }
+}
 
 struct TypedFeed<T> {
     sender: Sender<T>,
@@ -231,7 +245,8 @@ impl<T: Payload> ErasedFeed for TypedFeed<T> {
     fn deliver_batch(
         &self,
         codec: &dyn Codec,
-        batch: &mut dyn Iterator<Item = (MessageBytes<'_>, CreditToken)>,
+        credit: CreditReturn<'_>,
+        batch: &mut dyn Iterator<Item = (MessageBytes<'_>, usize)>,
     ) -> Result<(), ChannelError> {
         // Decoded outside the channel lock (a `Deserialize` impl is user
         // code), queued under one. A lone message (the common case at low
@@ -239,11 +254,12 @@ impl<T: Payload> ErasedFeed for TypedFeed<T> {
         let mut first: Option<(T, CreditToken)> = None;
         let mut rest: Vec<(T, CreditToken)> = Vec::new();
         let mut failed = None;
-        // The credit of the messages queued so far, carried by the last of
-        // them: a receiver consumes them in order, so the window comes back
-        // in one call per batch, not one per message.
-        let mut owed = CreditToken::none();
-        for (bytes, credit) in &mut *batch {
+        // The credit of the messages queued since the last token, which the
+        // last of them will carry: a receiver consumes them in order, so
+        // the window comes back in one call per batch, not one per message,
+        // and no message but that one holds a token.
+        let mut owed = 0;
+        for (bytes, held) in &mut *batch {
             let value = match bytes {
                 MessageBytes::Borrowed(bytes) => T::decode(codec, bytes),
                 MessageBytes::Shared(bytes) => T::decode_shared(codec, bytes),
@@ -251,22 +267,20 @@ impl<T: Payload> ErasedFeed for TypedFeed<T> {
             let value = match value {
                 Ok(value) => value,
                 Err(e) => {
+                    // Its own credit returns at once, with the message.
+                    drop(token(credit, held));
                     failed = Some(ChannelError::Decode(Arc::new(e)));
                     break;
                 }
             };
-            let apart = if owed.bytes() >= MERGED_CREDIT {
-                Some(credit)
-            } else {
-                owed.merge(credit).err()
-            };
-            if let Some(other) = apart {
-                // Another sink's credit, or enough held back already: what
-                // is owed so far stays with the message before this one.
+            if owed >= MERGED_CREDIT {
+                // Enough held back already: it goes with the message
+                // before this one.
                 if let Some(last) = rest.last_mut().or(first.as_mut()) {
-                    last.1 = std::mem::replace(&mut owed, other);
+                    last.1 = token(credit, std::mem::take(&mut owed));
                 }
             }
+            owed += held;
             if first.is_none() {
                 first = Some((value, CreditToken::none()));
             } else {
@@ -274,7 +288,7 @@ impl<T: Payload> ErasedFeed for TypedFeed<T> {
             }
         }
         if let Some(last) = rest.last_mut().or(first.as_mut()) {
-            last.1 = owed;
+            last.1 = token(credit, owed);
         }
         if let Some(first) = first {
             let pushed = self
@@ -312,32 +326,38 @@ impl Feed {
         bytes: &[u8],
         credit: CreditToken,
     ) -> Result<(), ChannelError> {
-        let one = (MessageBytes::Borrowed(bytes), credit);
-        self.0.deliver_batch(codec, &mut std::iter::once(one))
+        let (sink, stream, held) = credit.into_parts();
+        let one = (MessageBytes::Borrowed(bytes), held);
+        let credit = sink.as_ref().map(|sink| (sink, stream));
+        self.0
+            .deliver_batch(codec, credit, &mut std::iter::once(one))
     }
 
-    /// Decodes messages the peer sent, in order, and queues them for the
-    /// channel's consumer under one lock, waking (or pumping) it once: what
-    /// a session does with the messages of one stream that one read
-    /// brought. Each message comes with its credit token; the tokens of
-    /// one sink and stream are merged, each merged token carried by the last
-    /// message it covers (a new one starts once a token holds 64 KiB), so a
-    /// batch's credit returns in a call or a few, each once the message
-    /// carrying it (consumed after the ones before it) is received or
-    /// dropped.
+    /// Decodes messages the peer sent on `stream`, in order, and queues
+    /// them for the channel's consumer under one lock, waking (or pumping)
+    /// it once: what a session does with the messages of one stream that
+    /// one read brought. Each message comes with the bytes of window it
+    /// holds, returned to `sink` once it is consumed: a batch's credit
+    /// travels as one token, carried by the last message it covers (a new
+    /// one starts once a token holds 64 KiB), so it returns in a call or a
+    /// few, each once the message carrying it (consumed after the ones
+    /// before it) is received or dropped.
     ///
     /// Stops at the first message that is not a `T`: the messages before it
-    /// are queued, it fails with [`ChannelError::Decode`], and the rest stay
-    /// in `batch` for the caller (the session resets the stream, so it only
-    /// returns their credit). Fails with [`ChannelError::Closed`] if the
-    /// consumer is gone; the messages decoded so far are dropped, which
-    /// releases the ends they carried.
+    /// are queued, its own credit returns at once, it fails with
+    /// [`ChannelError::Decode`], and the rest stay in `batch` for the
+    /// caller (the session resets the stream, so it only returns their
+    /// credit). Fails with [`ChannelError::Closed`] if the consumer is gone;
+    /// the messages decoded so far are dropped, which releases the ends they
+    /// carried and returns their credit.
     pub fn deliver_batch(
         &self,
         codec: &dyn Codec,
-        batch: &mut dyn Iterator<Item = (MessageBytes<'_>, CreditToken)>,
+        sink: &Arc<dyn CreditSink>,
+        stream: u64,
+        batch: &mut dyn Iterator<Item = (MessageBytes<'_>, usize)>,
     ) -> Result<(), ChannelError> {
-        self.0.deliver_batch(codec, batch)
+        self.0.deliver_batch(codec, Some((sink, stream)), batch)
     }
 
     /// The stream broke: the consumer sees `err` after what is queued.

@@ -136,31 +136,10 @@ impl CreditToken {
         }
     }
 
-    /// Bytes of window this token returns.
-    pub(crate) fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    /// Takes over `later`'s bytes when both return to the same stream of
-    /// the same sink (`later` is then disarmed), or hands `later` back.
-    /// For messages consumed in order: the token of the last one may carry
-    /// the credit of all, since it is consumed after them.
-    pub(crate) fn merge(&mut self, mut later: CreditToken) -> Result<(), CreditToken> {
-        match (&self.sink, &later.sink) {
-            (_, None) => Ok(()),
-            (None, Some(_)) => {
-                *self = later;
-                Ok(())
-            }
-            (Some(mine), Some(theirs))
-                if Arc::ptr_eq(mine, theirs) && self.stream == later.stream =>
-            {
-                self.bytes += later.bytes;
-                later.sink = None;
-                Ok(())
-            }
-            _ => Err(later),
-        }
+    /// Where this token returns its credit, and how much: the token
+    /// itself is disarmed.
+    pub(crate) fn into_parts(mut self) -> (Option<Arc<dyn CreditSink>>, u64, usize) {
+        (self.sink.take(), self.stream, self.bytes)
     }
 }
 

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
-use libchan_core::transport::{ConsumerGone, Feed};
+use libchan_core::transport::{ConsumerGone, CreditSink, Feed};
 
 use super::state::Shared;
 use crate::{ErrorCode, StreamId};
@@ -19,7 +19,7 @@ pub(crate) struct StreamCredit {
 }
 
 impl StreamCredit {
-    pub(crate) fn new(shared: &Arc<Shared>, id: StreamId) -> Arc<Self> {
+    pub(crate) fn sink(shared: &Arc<Shared>, id: StreamId) -> Arc<dyn CreditSink> {
         Arc::new(StreamCredit {
             shared: shared.clone(),
             id,
@@ -28,7 +28,7 @@ impl StreamCredit {
     }
 }
 
-impl libchan_core::transport::CreditSink for StreamCredit {
+impl CreditSink for StreamCredit {
     fn consumed(&self, _stream: u64, bytes: usize) {
         let total = self.pending.fetch_add(bytes, Ordering::AcqRel) + bytes;
         let stream = if total >= self.shared.credit_batch {

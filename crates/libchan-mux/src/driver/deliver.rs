@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use libchan_core::nest::{with_importer_boxed, ChannelRef, Importer, RefKind};
-use libchan_core::transport::{CreditToken, Feed, InboundSlot, IncomingEnd, MessageBytes};
+use libchan_core::transport::{CreditSink, Feed, InboundSlot, IncomingEnd, MessageBytes};
 use libchan_core::{ByteStream, ChannelError, NestError};
 
 use super::byte_stream::MuxByteStream;
@@ -33,7 +33,7 @@ thread_local! {
 pub(crate) fn deliver(
     shared: &Arc<Shared>,
     feed: &Feed,
-    credit: &Arc<StreamCredit>,
+    credit: &Arc<dyn CreditSink>,
     id: StreamId,
     batch: &Batch,
 ) {
@@ -51,7 +51,6 @@ pub(crate) fn deliver(
     let mut rest = batch.as_slice().iter();
     let (result, mut importer) = {
         let mut items = rest.by_ref().map(|payload| {
-            let token = CreditToken::new(credit.clone(), id.0, payload.len());
             // A large payload has its own buffer (see the deframer): a
             // value may keep slices of it without pinning anything else.
             let bytes = if payload.len() >= crate::SMALL_PAYLOAD {
@@ -59,9 +58,11 @@ pub(crate) fn deliver(
             } else {
                 MessageBytes::Borrowed(payload)
             };
-            (bytes, token)
+            (bytes, payload.len())
         });
-        with_importer_boxed(importer, || feed.deliver_batch(&**codec, &mut items))
+        with_importer_boxed(importer, || {
+            feed.deliver_batch(&**codec, credit, id.0, &mut items)
+        })
     };
     let depth = DEPTH.with(|d| {
         d.set(d.get() - 1);
@@ -303,7 +304,7 @@ impl InboundSlot for Slot {
             };
             entry.feed = Some(feed);
             entry.watch = Some(watch);
-            entry.credit = Some(StreamCredit::new(&shared, id));
+            entry.credit = Some(StreamCredit::sink(&shared, id));
             if entry.pending.is_empty() && !entry.peer_closed && entry.reset.is_none() {
                 false
             } else if DEPTH.with(Cell::get) > 0 {

@@ -174,7 +174,7 @@ impl Exporter for SessionExporter {
                 if let Some(entry) = st.streams.get_mut(&id) {
                     entry.feed = Some(feed);
                     entry.watch = Some(watch);
-                    entry.credit = Some(StreamCredit::new(&shared, id));
+                    entry.credit = Some(StreamCredit::sink(&shared, id));
                     entry.forwarder = forwarding;
                 }
                 Ok(ChannelRef {

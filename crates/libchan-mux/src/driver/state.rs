@@ -13,11 +13,11 @@ use std::task::Waker;
 use std::time::Instant;
 
 use bytes::Bytes;
-use libchan_core::transport::{DrainHandle, Feed, TicketResolver};
+use libchan_core::transport::{CreditSink, DrainHandle, Feed, TicketResolver};
 use libchan_core::{ByteStreamError, ChannelError, Codec, SessionError, SessionId};
 use tokio::sync::Notify;
 
-use super::callbacks::{CancelOnGone, StreamCredit};
+use super::callbacks::CancelOnGone;
 use super::link::PassedFd;
 use crate::{Connection as Proto, ErrorCode, Role, StreamId};
 
@@ -126,7 +126,7 @@ pub(crate) struct Entry {
     /// The peer sent CLOSE: drop the feed once `pending` is delivered.
     pub(crate) peer_closed: bool,
     /// Batches the credit returned as the feed's messages are consumed.
-    pub(crate) credit: Option<Arc<StreamCredit>>,
+    pub(crate) credit: Option<Arc<dyn CreditSink>>,
     /// Sending messages: the channel draining onto this stream.
     pub(crate) drain: Option<DrainHandle>,
     /// An encoded message the protocol could not take yet; sent first when
@@ -228,7 +228,7 @@ impl Batch {
 /// Work to do after the state lock is released.
 pub(crate) enum Effect {
     /// Decode messages into a channel: one lock and one wake-up for them all.
-    Deliver(Arc<Feed>, Arc<StreamCredit>, StreamId, Batch),
+    Deliver(Arc<Feed>, Arc<dyn CreditSink>, StreamId, Batch),
     /// Deliver a stream's buffered messages (and finish it if it ended).
     Flush(StreamId),
     Pump(DrainHandle),
