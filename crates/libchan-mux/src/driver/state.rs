@@ -42,6 +42,21 @@ impl std::ops::DerefMut for Locked<'_> {
     }
 }
 
+/// A field written from several threads, on cache lines of its own (128
+/// bytes: x86 prefetches lines in pairs), so that writing it does not take
+/// the line of its neighbours (the `Arc`'s reference count among them)
+/// from the threads using those.
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// Everything the session's tasks and handles share.
 pub(crate) struct Shared {
     pub(crate) id: SessionId,
@@ -61,10 +76,10 @@ pub(crate) struct Shared {
     /// The same for the session window, all streams together.
     pub(crate) session_batch: usize,
     /// Consumed bytes not yet reported to the session window.
-    pub(crate) session_consumed: AtomicUsize,
-    state: Mutex<State>,
+    pub(crate) session_consumed: Padded<AtomicUsize>,
+    state: Padded<Mutex<State>>,
     /// The writer task: the transmit buffer has bytes, or the session ended.
-    pub(crate) writer_wake: Notify,
+    pub(crate) writer_wake: Padded<Notify>,
     /// The reader task: the session ended.
     pub(crate) reader_wake: Notify,
     /// `accept`, `handshake` and `close` callers.
@@ -296,8 +311,8 @@ impl Shared {
             agreed,
             credit_batch: batch(limits.initial_window),
             session_batch: batch(limits.session_window),
-            session_consumed: AtomicUsize::new(0),
-            state: Mutex::new(State {
+            session_consumed: Padded(AtomicUsize::new(0)),
+            state: Padded(Mutex::new(State {
                 proto,
                 ready: false,
                 streams: HashMap::new(),
@@ -307,8 +322,8 @@ impl Shared {
                 reply_backlog: 0,
                 fds_in: VecDeque::new(),
                 fds_out: Vec::new(),
-            }),
-            writer_wake: Notify::new(),
+            })),
+            writer_wake: Padded(Notify::new()),
             reader_wake: Notify::new(),
             accept_wake: Notify::new(),
             open_for_sends: AtomicBool::new(single),
