@@ -36,14 +36,16 @@
 //! the channel's lock and may call back into [`StreamSink`] methods.
 
 mod ends;
+mod feed;
 mod session;
 mod ticket;
 
 pub use crate::chan::state::ConsumerGone;
 pub use ends::{
     receiver_from_incoming, sender_from_incoming, Breaker, DrainHandle, ExportedReceiver,
-    ExportedSender, Feed, InboundSlot, IncomingEnd, MessageBytes,
+    ExportedSender, InboundSlot, IncomingEnd,
 };
+pub use feed::{Feed, MessageBytes};
 pub use session::{Session, SessionExt, SessionId, SessionStats};
 pub use ticket::{send_ticket, SendTicket, Sent, TicketResolver};
 
