@@ -40,7 +40,13 @@ pub(crate) struct Deframer {
     state: State,
     head: [u8; HEAD_LEN],
     payload: BytesMut,
+    /// The buffer of a large payload the driver was done with
+    /// ([`Deframer::recycle`]), for the next large payload that fits it.
+    spare: Option<BytesMut>,
 }
+
+/// The largest buffer kept for reuse: a bigger one is freed as before.
+const SPARE_MAX: usize = 1 << 20;
 
 impl Deframer {
     pub(crate) fn new() -> Self {
@@ -48,6 +54,31 @@ impl Deframer {
             state: State::Magic { matched: 0 },
             head: [0; HEAD_LEN],
             payload: BytesMut::new(),
+            spare: None,
+        }
+    }
+
+    /// Keeps `buf`, the buffer of a large payload nothing holds any more,
+    /// to receive the next large payload into instead of allocating one.
+    /// One is kept, of at most 1 MiB; a payload uses it only if the buffer
+    /// is at most a quarter larger than the payload, so a value that keeps
+    /// its payload keeps at most a quarter more than its own message.
+    pub(crate) fn recycle(&mut self, mut buf: BytesMut) {
+        if (SMALL_PAYLOAD..=SPARE_MAX).contains(&buf.capacity()) {
+            buf.clear();
+            self.spare = Some(buf);
+        }
+    }
+
+    /// A buffer for a large payload of `len` bytes: the spare if it fits,
+    /// else one of exactly that size.
+    fn large_buffer(&mut self, len: usize) -> BytesMut {
+        match self.spare.take() {
+            Some(spare) if spare.capacity() >= len && spare.capacity() - len <= len / 4 => spare,
+            spare => {
+                self.spare = spare;
+                BytesMut::with_capacity(len)
+            }
         }
     }
 
@@ -93,9 +124,10 @@ impl Deframer {
                     self.payload.clear();
                     let len = payload_len(&head);
                     if len >= SMALL_PAYLOAD {
-                        // Its own buffer, exactly its size: keeping it
-                        // never keeps anything else.
-                        self.payload = BytesMut::with_capacity(len);
+                        // Its own buffer, of its size (or a recycled one
+                        // a little larger): keeping it never keeps
+                        // anything else.
+                        self.payload = self.large_buffer(len);
                     } else if self.payload.capacity() < len {
                         self.payload.reserve(CHUNK);
                     }
@@ -111,7 +143,15 @@ impl Deframer {
                         return Ok(None);
                     }
                     self.state = State::Head { filled: 0 };
-                    return Ok(Some((head, self.payload.split().freeze())));
+                    let payload = if self.payload.len() >= SMALL_PAYLOAD {
+                        // The whole buffer: it leaves without the shared
+                        // header a split would allocate, and comes back
+                        // whole if recycled.
+                        std::mem::take(&mut self.payload)
+                    } else {
+                        self.payload.split()
+                    };
+                    return Ok(Some((head, payload.freeze())));
                 }
             }
         }
@@ -207,6 +247,67 @@ mod tests {
             .expect("complete");
         assert_eq!(&p[..], &big[..]);
         assert_eq!(d.payload.capacity(), 0, "nothing left over to pin");
+    }
+
+    fn data_frame(len: usize, byte: u8) -> BytesMut {
+        let mut wire = BytesMut::new();
+        crate::frame::Frame::from(crate::frame::Data {
+            stream: crate::stream_id::StreamId(1),
+            payload: bytes::Bytes::from(vec![byte; len]),
+        })
+        .encode(&mut wire);
+        wire
+    }
+
+    fn read_one(d: &mut Deframer, wire: &[u8]) -> Bytes {
+        let mut input = wire;
+        let (_, p) = d
+            .poll(&mut input, 1 << 21)
+            .expect("valid")
+            .expect("complete");
+        assert!(input.is_empty());
+        p
+    }
+
+    #[test]
+    fn a_recycled_buffer_receives_the_next_large_payload_that_fits() {
+        let mut d = Deframer::new();
+        let mut magic = &MAGIC[..];
+        assert!(d.poll(&mut magic, 1 << 21).expect("valid").is_none());
+
+        let first = read_one(&mut d, &data_frame(64 * 1024, 1));
+        let ptr = first.as_ptr();
+        d.recycle(first.try_into_mut().expect("nothing else holds it"));
+
+        // Same size, or smaller with the buffer at most a quarter larger
+        // than it: read into the recycled buffer.
+        let same = read_one(&mut d, &data_frame(64 * 1024, 2));
+        assert_eq!(same.as_ptr(), ptr);
+        assert!(same.iter().all(|&b| b == 2));
+        d.recycle(same.try_into_mut().expect("unique"));
+        let smaller = read_one(&mut d, &data_frame(52 * 1024, 3));
+        assert_eq!(smaller.as_ptr(), ptr);
+        assert_eq!(smaller.len(), 52 * 1024);
+        assert!(smaller.iter().all(|&b| b == 3));
+        d.recycle(smaller.try_into_mut().expect("unique"));
+
+        // Much smaller, or larger: a buffer of its own size, and the spare
+        // stays for a payload it fits.
+        let much_smaller = read_one(&mut d, &data_frame(16 * 1024, 4));
+        assert_ne!(much_smaller.as_ptr(), ptr);
+        assert_eq!(much_smaller.len(), 16 * 1024);
+        let larger = read_one(&mut d, &data_frame(65 * 1024, 5));
+        assert_ne!(larger.as_ptr(), ptr);
+        assert!(larger.iter().all(|&b| b == 5));
+        assert_eq!(read_one(&mut d, &data_frame(64 * 1024, 6)).as_ptr(), ptr);
+
+        // Buffers a small payload would use, or over 1 MiB, are not kept.
+        d.recycle(BytesMut::with_capacity(SMALL_PAYLOAD - 1));
+        assert!(d.spare.is_none());
+        d.recycle(BytesMut::with_capacity(SPARE_MAX + 1));
+        assert!(d.spare.is_none());
+        d.recycle(BytesMut::with_capacity(SPARE_MAX));
+        assert!(d.spare.is_some());
     }
 
     #[test]

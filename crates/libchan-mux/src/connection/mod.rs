@@ -187,6 +187,16 @@ impl Connection {
         Ok(session)
     }
 
+    /// Gives back the buffer of a DATA payload of at least
+    /// [`SMALL_PAYLOAD`] bytes that nothing holds any more (a driver that
+    /// decoded the message and dropped it gets it from
+    /// `Bytes::try_into_mut`): the next large payload that fits it is
+    /// read into it instead of a new allocation. Optional; at most one is
+    /// kept.
+    pub fn recycle_payload(&mut self, buf: BytesMut) {
+        self.deframer.recycle(buf);
+    }
+
     /// Feeds bytes read from the connection; any split is fine.
     ///
     /// On a fatal error (malformed bytes, a protocol violation, a failed

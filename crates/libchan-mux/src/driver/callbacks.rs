@@ -98,8 +98,8 @@ impl ConsumerGone for CancelOnGone {
         // refuses and drops them, so those ends are released too.
         if let (Some(feed), Some(credit)) = (entry.feed.clone(), entry.credit.clone()) {
             for payload in std::mem::take(&mut entry.pending) {
-                let one = super::state::Batch::One(payload);
-                crate::driver::deliver::deliver(&shared, &feed, &credit, self.id, &one);
+                let one = super::batch::Batch::One(payload);
+                crate::driver::deliver::deliver(&shared, &feed, &credit, self.id, one);
             }
         }
         drop(entry);

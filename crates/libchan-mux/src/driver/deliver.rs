@@ -9,10 +9,11 @@ use libchan_core::nest::{with_importer_boxed, ChannelRef, Importer, RefKind};
 use libchan_core::transport::{CreditSink, Feed, InboundSlot, IncomingEnd, MessageBytes};
 use libchan_core::{ByteStream, ChannelError, NestError};
 
+use super::batch::Batch;
 use super::byte_stream::MuxByteStream;
 use super::callbacks::{CancelOnGone, StreamCredit};
 use super::sink::MuxSink;
-use super::state::{owned, Batch, Effect, Shared, State};
+use super::state::{owned, Effect, Shared, State};
 use crate::{ErrorCode, StreamId, StreamKind};
 
 thread_local! {
@@ -35,7 +36,7 @@ pub(crate) fn deliver(
     feed: &Feed,
     credit: &Arc<dyn CreditSink>,
     id: StreamId,
-    batch: &Batch,
+    batch: Batch,
 ) {
     let Some(codec) = shared.agreed.get() else {
         // Data cannot arrive before the handshake settles the codec.
@@ -95,6 +96,7 @@ pub(crate) fn deliver(
         }
         drop(dead);
     }
+    batch.recycle(&shared.spare_payload);
     if depth == 0 {
         flush_attached();
     }
@@ -150,7 +152,7 @@ pub(crate) fn flush(shared: &Arc<Shared>, id: StreamId) {
             }
         };
         match next {
-            Some((feed, credit, batch)) => deliver(shared, &feed, &credit, id, &batch),
+            Some((feed, credit, batch)) => deliver(shared, &feed, &credit, id, batch),
             None => return,
         }
     }

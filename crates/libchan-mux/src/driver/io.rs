@@ -162,6 +162,7 @@ fn feed(shared: &Arc<Shared>, bytes: &[u8], fds: &mut Vec<PassedFd>) -> bool {
                 return false;
             }
         }
+        shared.spare_payload.give_to(&mut st.proto);
         let before = st.proto.transmit_len();
         let _ = st.proto.handle_input(Instant::now(), bytes);
         let replies = st.proto.transmit_len().saturating_sub(before);

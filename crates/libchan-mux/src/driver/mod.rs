@@ -8,6 +8,7 @@
 //! queued, many frames per write. Sending never hops to another task: a
 //! `send` encodes on the caller's task and appends to the transmit buffer.
 
+mod batch;
 mod byte_stream;
 mod callbacks;
 mod codes;

@@ -17,6 +17,7 @@ use libchan_core::transport::{CreditSink, DrainHandle, Feed, TicketResolver};
 use libchan_core::{ByteStreamError, ChannelError, Codec, SessionError, SessionId};
 use tokio::sync::Notify;
 
+use super::batch::{Batch, SparePayload};
 use super::callbacks::CancelOnGone;
 use super::link::PassedFd;
 use crate::{Connection as Proto, ErrorCode, Role, StreamId};
@@ -103,6 +104,8 @@ pub(crate) struct Shared {
     pub(crate) max_fds_in: usize,
     /// `SessionConfig::channel_capacity`.
     pub(crate) channel_capacity: AtomicUsize,
+    /// A large payload's buffer on its way back to the deframer.
+    pub(crate) spare_payload: SparePayload,
 }
 
 pub(crate) struct State {
@@ -200,43 +203,6 @@ pub(crate) fn owned(payload: Bytes) -> Bytes {
         Bytes::copy_from_slice(&payload)
     } else {
         payload
-    }
-}
-
-/// The messages of one stream delivered together: those one read brought
-/// (consecutive in the input), or those buffered before a receiver was
-/// attached.
-pub(crate) enum Batch {
-    One(Bytes),
-    Many(Vec<Bytes>),
-}
-
-impl Batch {
-    /// Takes every message `pending` holds, in order.
-    pub(crate) fn take(pending: &mut VecDeque<Bytes>) -> Self {
-        if pending.len() == 1 {
-            if let Some(one) = pending.pop_front() {
-                return Batch::One(one);
-            }
-        }
-        Batch::Many(pending.drain(..).collect())
-    }
-
-    pub(crate) fn push(&mut self, payload: Bytes) {
-        match self {
-            Batch::Many(all) => all.push(payload),
-            Batch::One(first) => {
-                let first = std::mem::take(first);
-                *self = Batch::Many(vec![first, payload]);
-            }
-        }
-    }
-
-    pub(crate) fn as_slice(&self) -> &[Bytes] {
-        match self {
-            Batch::One(one) => std::slice::from_ref(one),
-            Batch::Many(all) => all,
-        }
     }
 }
 
@@ -338,6 +304,7 @@ impl Shared {
                 .unwrap_or(usize::MAX)
                 .saturating_add(253),
             channel_capacity: AtomicUsize::new(libchan_core::DEFAULT_CAPACITY),
+            spare_payload: SparePayload::default(),
         })
     }
 
@@ -475,7 +442,7 @@ impl Shared {
         for effect in effects {
             match effect {
                 Effect::Deliver(feed, credit, id, batch) => {
-                    crate::driver::deliver::deliver(self, &feed, &credit, id, &batch);
+                    crate::driver::deliver::deliver(self, &feed, &credit, id, batch);
                 }
                 Effect::Flush(id) => crate::driver::deliver::flush(self, id),
                 Effect::Pump(drain) => drain.pump(),
