@@ -144,9 +144,10 @@ impl Deframer {
                     }
                     self.state = State::Head { filled: 0 };
                     let payload = if self.payload.len() >= SMALL_PAYLOAD {
-                        // The whole buffer: it leaves without the shared
-                        // header a split would allocate, and comes back
-                        // whole if recycled.
+                        // The whole buffer, so that it comes back whole
+                        // if recycled (and, filled to its capacity, it
+                        // leaves without the shared header a split would
+                        // allocate).
                         std::mem::take(&mut self.payload)
                     } else {
                         self.payload.split()
@@ -233,19 +234,8 @@ mod tests {
 
         // A payload of SMALL_PAYLOAD bytes or more gets its own buffer, of
         // exactly its size.
-        let big = vec![7u8; SMALL_PAYLOAD];
-        let mut head = BytesMut::new();
-        crate::frame::Frame::from(crate::frame::Data {
-            stream: crate::stream_id::StreamId(1),
-            payload: bytes::Bytes::from(big.clone()),
-        })
-        .encode(&mut head);
-        let mut input = &head[..];
-        let (_, p) = d
-            .poll(&mut input, 1 << 20)
-            .expect("valid")
-            .expect("complete");
-        assert_eq!(&p[..], &big[..]);
+        let p = read_one(&mut d, &data_frame(SMALL_PAYLOAD, 7));
+        assert_eq!(&p[..], &[7u8; SMALL_PAYLOAD][..]);
         assert_eq!(d.payload.capacity(), 0, "nothing left over to pin");
     }
 
@@ -274,22 +264,30 @@ mod tests {
         let mut d = Deframer::new();
         let mut magic = &MAGIC[..];
         assert!(d.poll(&mut magic, 1 << 21).expect("valid").is_none());
+        // The allocator may hand a freed buffer's address to the next
+        // allocation of its size, so reuse is told by the spare the
+        // deframer holds and by a capacity a fresh buffer would not have.
+        let spare_ptr = |d: &Deframer| d.spare.as_ref().map(|b| b.as_ptr());
 
         let first = read_one(&mut d, &data_frame(64 * 1024, 1));
         let ptr = first.as_ptr();
         d.recycle(first.try_into_mut().expect("nothing else holds it"));
+        assert_eq!(spare_ptr(&d), Some(ptr));
 
         // Same size, or smaller with the buffer at most a quarter larger
         // than it: read into the recycled buffer.
         let same = read_one(&mut d, &data_frame(64 * 1024, 2));
         assert_eq!(same.as_ptr(), ptr);
+        assert_eq!(spare_ptr(&d), None, "the spare was taken");
         assert!(same.iter().all(|&b| b == 2));
         d.recycle(same.try_into_mut().expect("unique"));
         let smaller = read_one(&mut d, &data_frame(52 * 1024, 3));
-        assert_eq!(smaller.as_ptr(), ptr);
         assert_eq!(smaller.len(), 52 * 1024);
         assert!(smaller.iter().all(|&b| b == 3));
-        d.recycle(smaller.try_into_mut().expect("unique"));
+        let smaller = smaller.try_into_mut().expect("unique");
+        assert_eq!(smaller.as_ptr(), ptr);
+        assert_eq!(smaller.capacity(), 64 * 1024, "the recycled buffer");
+        d.recycle(smaller);
 
         // Much smaller, or larger: a buffer of its own size, and the spare
         // stays for a payload it fits.
@@ -299,7 +297,9 @@ mod tests {
         let larger = read_one(&mut d, &data_frame(65 * 1024, 5));
         assert_ne!(larger.as_ptr(), ptr);
         assert!(larger.iter().all(|&b| b == 5));
+        assert_eq!(spare_ptr(&d), Some(ptr), "the spare stays");
         assert_eq!(read_one(&mut d, &data_frame(64 * 1024, 6)).as_ptr(), ptr);
+        assert_eq!(spare_ptr(&d), None);
 
         // Buffers a small payload would use, or over 1 MiB, are not kept.
         d.recycle(BytesMut::with_capacity(SMALL_PAYLOAD - 1));

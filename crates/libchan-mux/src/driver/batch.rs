@@ -82,3 +82,36 @@ impl SparePayload {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(spare: &SparePayload) -> Option<*const u8> {
+        let held = spare.0.lock().unwrap_or_else(PoisonError::into_inner);
+        held.as_ref().map(|b| b.as_ptr())
+    }
+
+    #[test]
+    fn only_a_large_last_payload_nothing_else_holds_goes_back() {
+        let large = || Bytes::from(vec![1u8; crate::SMALL_PAYLOAD]);
+
+        let spare = SparePayload::default();
+        let last = large();
+        let ptr = last.as_ptr();
+        Batch::Many(vec![large(), last]).recycle(&spare);
+        assert_eq!(waiting(&spare), Some(ptr), "the batch's last payload");
+
+        let spare = SparePayload::default();
+        let kept = Bytes::from(vec![1u8; 2 * crate::SMALL_PAYLOAD]);
+        Batch::One(kept.slice(..crate::SMALL_PAYLOAD)).recycle(&spare);
+        assert_eq!(waiting(&spare), None, "a slice of it is still held");
+        Batch::One(kept.clone()).recycle(&spare);
+        assert_eq!(waiting(&spare), None, "a value still holds it");
+        Batch::One(Bytes::from(vec![1u8; crate::SMALL_PAYLOAD - 1])).recycle(&spare);
+        assert_eq!(waiting(&spare), None, "a small payload's buffer");
+        Batch::Many(Vec::new()).recycle(&spare);
+        assert_eq!(waiting(&spare), None);
+        drop(kept);
+    }
+}
